@@ -1,0 +1,21 @@
+# One function owns the warning flags; every tidal target calls it.
+function(tidal_warnings target)
+  set(flags -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+      -Wold-style-cast -Wnull-dereference -Wdouble-promotion -Wformat=2
+      -Wimplicit-fallthrough -Wmissing-declarations)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    list(APPEND flags -Wthread-safety)
+  endif()
+  if(TIDAL_WERROR)
+    list(APPEND flags -Werror)
+  endif()
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${flags}>)
+  if(TIDAL_WERROR)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>)
+  endif()
+endfunction()
+
+# Code that produces replicated state must round identically on every rank.
+function(tidal_strict_fp target)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
+endfunction()

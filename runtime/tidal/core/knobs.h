@@ -1,0 +1,78 @@
+// The one table of every TIDAL_* environment knob: name, default and meaning. Each knob is
+// declared once, in TIDAL_KNOB_TABLE below; code reads knobs only through this header, and
+// `tidal-info` prints the table with current values. A unit test fails if any source file names a
+// TIDAL_* variable that is not in the table.
+//
+// Thread safety: reads are thread-safe (they call getenv; tidal never calls setenv).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tidal/core/status.h"
+
+// X(enumerator, environment name, default, meaning)
+#define TIDAL_KNOB_TABLE(X)                                                                      \
+  X(kDebug, "TIDAL_DEBUG", "WARN", "Log level: NONE, ERROR, WARN, INFO, DEBUG or TRACE")        \
+  X(kDebugSubsys, "TIDAL_DEBUG_SUBSYS", "ALL",                                                   \
+    "Subsystems to log, comma-separated (INIT, STORE, TRANSPORT, PROGRESS, TOPO, COMM, COLL, "   \
+    "GOSSIP, OPTIM, TOOLS, TEST), ALL, or ^LIST to exclude")                                     \
+  X(kDebugFile, "TIDAL_DEBUG_FILE", "", "Write the log to this file instead of stderr (%h host, " \
+    "%p pid)")                                                                                   \
+  X(kRank, "TIDAL_RANK", "", "This process's rank in the world (set by tidalrun)")               \
+  X(kWorldSize, "TIDAL_WORLD_SIZE", "", "Number of ranks in the world (set by tidalrun)")        \
+  X(kLocalRank, "TIDAL_LOCAL_RANK", "", "Rank among the ranks of this host (set by tidalrun)")   \
+  X(kLocalSize, "TIDAL_LOCAL_SIZE", "", "Number of ranks on this host (set by tidalrun)")        \
+  X(kStoreAddr, "TIDAL_STORE_ADDR", "127.0.0.1", "Host of the rendezvous TCP store")              \
+  X(kStorePort, "TIDAL_STORE_PORT", "", "Port of the rendezvous TCP store")                      \
+  X(kStoreBind, "TIDAL_STORE_BIND", "127.0.0.1",                                                 \
+    "Address the TCP store server binds to; 0.0.0.0 for multi-host jobs (set a secret)")         \
+  X(kSecret, "TIDAL_SECRET", "",                                                                 \
+    "Job secret every store client must present; without one only loopback clients are "        \
+    "admitted")                                                                                  \
+  X(kStoreMaxValue, "TIDAL_STORE_MAX_VALUE", "67108864",                                         \
+    "Largest key+value a store request may carry, in bytes; larger requests are refused")        \
+  X(kStoreMaxBytes, "TIDAL_STORE_MAX_BYTES", "1073741824",                                       \
+    "Total bytes of keys and values a TCP store server holds before refusing writes")            \
+  X(kStoreFile, "TIDAL_STORE_FILE", "", "Directory of a file-based store (shared file system)")   \
+  X(kTimeoutMs, "TIDAL_TIMEOUT_MS", "300000", "Default deadline of blocking operations, in ms")   \
+  X(kSpinUs, "TIDAL_SPIN_US", "100",                                                             \
+    "How long a waiter spins with sched_yield before sleeping on the event fd, in us")           \
+  X(kInprocEagerBytes, "TIDAL_INPROC_EAGER_BYTES", "8192",                                       \
+    "In-process transport: messages up to this size are copied when posted (eager); larger "    \
+    "ones are copied when matched (rendezvous)")
+
+namespace tidal {
+
+enum class Knob {
+#define TIDAL_KNOB_ENUM_(id, name, def, meaning) id,
+  TIDAL_KNOB_TABLE(TIDAL_KNOB_ENUM_)
+#undef TIDAL_KNOB_ENUM_
+};
+
+struct KnobInfo {
+  Knob knob;
+  std::string_view name;
+  std::string_view default_value;
+  std::string_view meaning;
+};
+
+// Every knob, in table order.
+std::span<const KnobInfo> AllKnobs();
+const KnobInfo& GetKnobInfo(Knob knob);
+// Looks a knob up by its environment name; nullptr if there is none.
+const KnobInfo* FindKnob(std::string_view name);
+
+// True when the variable is set in the environment (even to an empty string).
+bool KnobIsSet(Knob knob);
+// The environment value, or the default when unset.
+std::string KnobString(Knob knob);
+// Parses the value as an integer; an unset knob with an empty default yields `fallback`.
+// Returns kInvalidArgument naming the variable when the value is not an integer.
+Result<int64_t> KnobInt(Knob knob, int64_t fallback = 0);
+// Accepts 1/0, true/false, yes/no, on/off (any case).
+Result<bool> KnobBool(Knob knob, bool fallback = false);
+
+}  // namespace tidal
