@@ -10,8 +10,7 @@
 // are delivered in Progress(), never inline. EventFd() combines the wrapped transport's fd with a
 // timer for the next held send (an epoll fd), so sleeping waiters wake when a delayed send is due.
 //
-// Thread safety: as Transport (one driving thread); Kill() and Signal() may be called from any
-// thread.
+// Thread safety: as Transport: one driving thread (Kill() included); Signal() from any thread.
 #pragma once
 
 #include <chrono>
