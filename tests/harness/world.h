@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tidal/core/status.h"
 #include "tidal/core/time.h"
@@ -64,6 +65,9 @@ struct WorldOptions {
   // Processes mode with UCX: the UCX_TLS the children use ("tcp,self" or "sm,self"; empty = UCX's
   // default). UCX_NET_DEVICES is set to lo for TCP.
   std::string ucx_tls;
+  // Processes mode: ranks that the test kills or that exit abnormally on purpose; their exit is
+  // not a failure.
+  std::vector<int> ranks_allowed_to_die;
 };
 
 // "cooperative/4/inproc/seed1": for test names and failure messages.
