@@ -75,5 +75,24 @@ TEST(Knobs, EverySourceMentionIsInTheTable) {
   for (const std::string& u : unknown) ADD_FAILURE() << "not in the knob table: " << u;
 }
 
+// README.md documents every knob with its default (tools/gen_knob_table.py regenerates the table).
+TEST(Knobs, ReadmeDocumentsEveryKnobWithItsDefault) {
+  std::ifstream in(std::filesystem::path(TIDAL_SOURCE_DIR) / "README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const size_t begin = readme.find("<!-- knobs:begin -->");
+  const size_t end = readme.find("<!-- knobs:end -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string table = readme.substr(begin, end - begin);
+  for (const KnobInfo& info : AllKnobs()) {
+    std::string row = "| `" + std::string(info.name) + "` | ";
+    if (!info.default_value.empty()) row += "`" + std::string(info.default_value) + "` |";
+    EXPECT_NE(table.find(row), std::string::npos)
+        << "README.md's knob table lacks " << row << " (run tools/gen_knob_table.py)";
+  }
+}
+
 }  // namespace
 }  // namespace tidal
