@@ -20,6 +20,7 @@ class Deadline {
   }
   static Deadline AfterMs(int64_t ms) { return After(std::chrono::milliseconds(ms)); }
   static Deadline At(Clock::time_point when) { return Deadline(when); }
+  static Deadline Now() { return Deadline(Clock::now()); }
   static Deadline Never() { return Deadline(Clock::time_point::max()); }
 
   bool is_never() const { return when_ == Clock::time_point::max(); }
