@@ -26,6 +26,20 @@ constexpr auto kLinger = std::chrono::seconds(1);
 // Accept no more for this long after accept() failed for lack of descriptors.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr int kMaxAcceptsPerRound = 64;
+constexpr int kWarnsPerSecond = 10;
+
+// Best effort: tells a refused peer why in one error frame, without blocking.
+void SendRefusal(int fd, std::string_view message) {
+  Bytes frame;
+  WireWriter w(&frame);
+  w.Start();
+  w.U32(0);
+  w.U8(static_cast<uint8_t>(StatusCode::kInvalidArgument));
+  w.Blob(message);
+  w.Finish();
+  [[maybe_unused]] const ssize_t ignored =
+      ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
 
 size_t Pending(const Connection& c) { return c.out.size() - c.out_offset; }
 
@@ -133,14 +147,20 @@ void ServerLoop::AcceptAll() {
 void ServerLoop::Admit(UniqueFd fd, const sockaddr_storage& peer) {
   const std::string peer_text = FormatAddress(peer);
   if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
-    TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": refusing " << peer_text
-                            << ": already " << connections_.size() << " connections";
+    if (WarnAllowed()) {
+      TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": refusing " << peer_text
+                              << ": already " << connections_.size() << " connections";
+    }
     return;
   }
   if (options_.secret.empty() && !IsLoopback(peer)) {
-    TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": refusing " << peer_text
-                            << ": without a secret (TIDAL_SECRET) only loopback clients are "
-                               "admitted";
+    if (WarnAllowed()) {
+      TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": refusing " << peer_text
+                              << ": without a secret only loopback clients are admitted";
+    }
+    SendRefusal(fd.get(),
+                "unauthenticated: the server has no secret (TIDAL_SECRET) and admits "
+                "only loopback clients");
     return;
   }
   SetNoDelay(fd.get());
@@ -300,8 +320,10 @@ void ServerLoop::CloseAll() {
 
 void ServerLoop::Fail(Connection& c, uint32_t request_id, StatusCode code,
                       const std::string& message) {
-  TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": closing connection from " << c.peer
-                          << ": " << message;
+  if (WarnAllowed()) {
+    TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": closing connection from " << c.peer
+                            << ": " << message;
+  }
   ReplyError(c, request_id, Status(code, message));
   StartClose(c);
 }
@@ -339,6 +361,25 @@ void ServerLoop::Account(Connection& c) {
   if (total > stats_.peak_buffered_bytes.load(std::memory_order_relaxed)) {
     stats_.peak_buffered_bytes.store(total, std::memory_order_relaxed);
   }
+}
+
+bool ServerLoop::WarnAllowed() {
+  const Clock::time_point now = Clock::now();
+  if (now - warn_window_start_ >= std::chrono::seconds(1)) {
+    if (warns_suppressed_ > 0) {
+      TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": " << warns_suppressed_
+                              << " more warnings about peers suppressed";
+    }
+    warn_window_start_ = now;
+    warns_in_window_ = 0;
+    warns_suppressed_ = 0;
+  }
+  if (warns_in_window_ < kWarnsPerSecond) {
+    ++warns_in_window_;
+    return true;
+  }
+  ++warns_suppressed_;
+  return false;
 }
 
 Connection* ServerLoop::Find(uint64_t id) {

@@ -97,6 +97,9 @@ class ServerLoop {
   // Updates Stats::buffered_bytes for c's buffers.
   void Account(Connection& c);
   Connection* Find(uint64_t id);
+  // Rate-limits WARN lines about peers (at most 10 a second), so that a flood of bad connections
+  // cannot flood the log; reports how many were suppressed.
+  bool WarnAllowed();
 
   // --- requests (tcp_store_requests.cc) ---
   void HandleFrame(Connection& c, std::span<const uint8_t> payload);
@@ -134,6 +137,9 @@ class ServerLoop {
   std::vector<pollfd> pollfds_;
   std::vector<Connection*> polled_;
   std::array<uint8_t, 65536> scratch_;
+  Clock::time_point warn_window_start_;
+  int warns_in_window_ = 0;
+  size_t warns_suppressed_ = 0;
 
   std::map<std::string, Bytes, std::less<>> data_;
   size_t stored_ = 0;
