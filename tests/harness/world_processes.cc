@@ -1,0 +1,164 @@
+// Processes mode: every rank is a forked child. The parent hosts a TcpStore server on loopback
+// with a fresh secret, forks the children (which wait on a pipe until all exist, so that no child
+// inherits another's store connection), then reaps them against the watchdog deadline. A child
+// reports failure through its exit code; gtest prints its messages on the child's stdout.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "harness/world_internal.h"
+#include "tidal/store/tcp_store.h"
+#include "tidal/store/tcp_store_server.h"
+
+namespace tidal::testing::internal {
+namespace {
+
+std::string FreshSecret() {
+  std::random_device device;
+  std::string secret;
+  for (int i = 0; i < 4; ++i) secret += StrCat(std::hex, device());
+  return secret;
+}
+
+// The child's side: connect, build the transport, run the body, exit with its verdict.
+[[noreturn]] void RunChild(const WorldOptions& options, int rank, const TcpStoreOptions& store_options,
+                           int go_fd, const std::string& description,
+                           const std::function<void(RankEnv&)>& body) {
+  char go = 0;
+  const bool released = ::read(go_fd, &go, 1) == 1;
+  ::close(go_fd);
+  if (!released) std::_Exit(3);
+  SetCurrentRank(rank, &description);
+  if (!options.ucx_tls.empty()) {
+    ::setenv("UCX_TLS", options.ucx_tls.c_str(), 1);
+    if (options.ucx_tls.find("tcp") != std::string::npos) ::setenv("UCX_NET_DEVICES", "lo", 1);
+  }
+  Result<std::unique_ptr<TcpStore>> store = TcpStore::Connect(store_options, Deadline::After(options.timeout));
+  if (!store.ok()) {
+    ADD_FAILURE() << "rank " << rank << ": store connect: " << store.status();
+  } else {
+    Result<std::unique_ptr<Transport>> transport =
+        CreateProcessTransport(options, **store, rank);
+    if (!transport.ok()) {
+      ADD_FAILURE() << "rank " << rank << ": transport: " << transport.status();
+    } else {
+      FaultTransport* fault = nullptr;
+      std::unique_ptr<Transport> wrapped =
+          MaybeWrapInFault(options, rank, std::move(transport).value(), &fault);
+      RankEnvImpl env(options, rank, store->get(), std::move(wrapped), fault);
+      RunBody(body, env);
+      env.Shutdown();
+    }
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(::testing::Test::HasFailure() ? 1 : 0);
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return StrCat("exited with code ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return StrCat("was killed by signal ", WTERMSIG(status));
+  return "ended abnormally";
+}
+
+bool AllowedToDie(const WorldOptions& options, int rank) {
+  for (int r : options.ranks_allowed_to_die) {
+    if (r == rank) return true;
+  }
+  return false;
+}
+
+// Reaps every child by the deadline; kills the rest. Returns each rank's wait status (-1: killed
+// by the harness after the deadline).
+std::vector<int> ReapChildren(const std::vector<pid_t>& pids, Deadline deadline) {
+  std::vector<int> statuses(pids.size(), -1);
+  std::vector<bool> reaped(pids.size(), false);
+  size_t remaining = pids.size();
+  while (remaining > 0 && !deadline.Expired()) {
+    for (size_t r = 0; r < pids.size(); ++r) {
+      int status = 0;
+      if (!reaped[r] && ::waitpid(pids[r], &status, WNOHANG) == pids[r]) {
+        reaped[r] = true;
+        statuses[r] = status;
+        --remaining;
+      }
+    }
+    if (remaining > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (size_t r = 0; r < pids.size(); ++r) {
+    if (reaped[r]) continue;
+    ::kill(pids[r], SIGKILL);
+    int status = 0;
+    ::waitpid(pids[r], &status, 0);
+  }
+  return statuses;
+}
+
+}  // namespace
+
+void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&)>& body) {
+  const std::string description = DescribeWorld(options);
+  TcpStoreServerOptions server_options;
+  server_options.secret = FreshSecret();
+  Result<std::unique_ptr<TcpStoreServer>> server = TcpStoreServer::Start(server_options);
+  ASSERT_TRUE(server.ok()) << "store server: " << server.status();
+  TcpStoreOptions store_options;
+  store_options.port = (*server)->port();
+  store_options.secret = server_options.secret;
+
+  int go_pipe[2];
+  ASSERT_EQ(::pipe(go_pipe), 0);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::vector<pid_t> pids;
+  for (int r = 0; r < options.size; ++r) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(go_pipe[1]);
+      RunChild(options, r, store_options, go_pipe[0], description, body);
+    }
+    ASSERT_GT(pid, 0) << "fork of rank " << r << " failed";
+    pids.push_back(pid);
+  }
+  ::close(go_pipe[0]);
+  const std::string go(pids.size(), 'g');
+  EXPECT_EQ(::write(go_pipe[1], go.data(), go.size()), static_cast<ssize_t>(go.size()));
+  ::close(go_pipe[1]);
+
+  const std::vector<int> statuses = ReapChildren(pids, Deadline::After(3 * options.timeout));
+  for (int r = 0; r < options.size; ++r) {
+    const int status = statuses[static_cast<size_t>(r)];
+    if (status == -1) {
+      ADD_FAILURE() << "rank " << r << " of world " << description
+                    << " was still running at the watchdog deadline and was killed";
+    } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !AllowedToDie(options, r)) {
+      ADD_FAILURE() << "rank " << r << " of world " << description << " " << DescribeExit(status)
+                    << " (its messages are above)";
+    }
+  }
+}
+
+Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options,
+                                                          Store& store, int rank) {
+  (void)store;
+  switch (options.transport) {
+    case TransportKind::kNone:
+      return std::unique_ptr<Transport>();
+    case TransportKind::kInProc:
+      return InvalidArgumentError("rank ", rank,
+                                  ": the in-process transport cannot join processes");
+    case TransportKind::kUcx:
+      return NotSupportedError("rank ", rank, ": the UCX transport is not built yet");
+  }
+  return InternalError("unknown transport kind");
+}
+
+}  // namespace tidal::testing::internal
