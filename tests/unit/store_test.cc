@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +22,7 @@
 #include "tidal/store/in_proc_store.h"
 #include "tidal/store/tcp_store.h"
 #include "tidal/store/tcp_store_server.h"
+#include "tidal/transport/wait.h"
 
 namespace tidal {
 namespace {
@@ -264,6 +267,59 @@ TYPED_TEST(StoreConformance, ThreadsExchangeAddresses) {
     });
   }
   for (std::thread& thread : threads) thread.join();
+}
+
+// Cooperative mode: ranks are fibers on one thread, so a missing key must make the store call the
+// thread's wait hook (letting the fiber that will set it run) instead of blocking the thread.
+struct CooperativeState {
+  Store* setter = nullptr;
+  int calls = 0;
+  bool inside = false;
+  bool set = false;
+};
+
+void CooperativeHook(void* context) {
+  auto* state = static_cast<CooperativeState*>(context);
+  ++state->calls;
+  if (state->inside || state->set || state->calls < 3) return;
+  state->inside = true;  // the setter's own waits call the hook again
+  state->set = SetString(*state->setter, "coop", "from-another-fiber", Long()).ok();
+  state->inside = false;
+}
+
+TYPED_TEST(StoreConformance, MissingKeysYieldToTheCooperativeWaitHook) {
+  std::shared_ptr<Store> setter = this->env_.NewClient();
+  CooperativeState state;
+  state.setter = setter.get();
+  const WaitHookSlot previous = SetThreadWaitHook({&CooperativeHook, &state});
+  Result<std::string> value = GetString(this->store(), "coop", Long());
+  const std::vector<std::string> keys = {"coop", "never"};
+  const Status wait = this->store().Wait(keys, Deadline::AfterMs(50));
+  SetThreadWaitHook(previous);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "from-another-fiber");
+  EXPECT_GE(state.calls, 3);
+  EXPECT_EQ(wait.code(), StatusCode::kTimedOut);
+}
+
+TEST(FileStoreProcesses, AddIsAtomicAcrossProcesses) {
+  FileEnv env;
+  constexpr int kAdds = 300;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::shared_ptr<Store> store = env.NewClient();
+    for (int i = 0; i < kAdds; ++i) {
+      if (!store->Add("shared", 1, Long()).ok()) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  std::shared_ptr<Store> store = env.NewClient();
+  for (int i = 0; i < kAdds; ++i) ASSERT_TRUE(store->Add("shared", 1, Long()).ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(*GetString(*store, "shared", Long()), std::to_string(2 * kAdds));
 }
 
 }  // namespace

@@ -214,14 +214,15 @@ Result<int64_t> FileStore::Add(std::string_view key, int64_t delta, Deadline) {
   TIDAL_RETURN_IF_ERROR(ValidateKey("add", key));
   MutexLock lock(&mu_);
   TIDAL_RETURN_IF_ERROR(LockDirectory());
-  Result<int64_t> sum = [&]() -> Result<int64_t> {
-    TIDAL_ASSIGN_OR_RETURN(std::optional<Bytes> current, ReadKey(key));
-    TIDAL_ASSIGN_OR_RETURN(const int64_t new_value,
-                           store_internal::AddToCounter(key, current, delta));
-    TIDAL_RETURN_IF_ERROR(WriteKey(key, store_internal::FormatCounter(new_value)));
-    return new_value;
-  }();
+  Result<int64_t> sum = AddLocked(key, delta);
   UnlockDirectory();
+  return sum;
+}
+
+Result<int64_t> FileStore::AddLocked(std::string_view key, int64_t delta) {
+  TIDAL_ASSIGN_OR_RETURN(std::optional<Bytes> current, ReadKey(key));
+  TIDAL_ASSIGN_OR_RETURN(const int64_t sum, store_internal::AddToCounter(key, current, delta));
+  TIDAL_RETURN_IF_ERROR(WriteKey(key, store_internal::FormatCounter(sum)));
   return sum;
 }
 

@@ -55,6 +55,8 @@ class FileStore : public Store {
   // Reads the key's file; nullopt when absent. kIoError on a read failure or a foreign file.
   Result<std::optional<Bytes>> ReadKey(std::string_view key) const;
   Status WriteKey(std::string_view key, std::span<const uint8_t> value) TIDAL_REQUIRES(mu_);
+  // Add's read-modify-write. REQUIRES: the directory lock is held.
+  Result<int64_t> AddLocked(std::string_view key, int64_t delta) TIDAL_REQUIRES(mu_);
   std::string PathOf(std::string_view key) const;
   // Takes / releases the directory's flock (which excludes other processes and objects).
   Status LockDirectory() TIDAL_REQUIRES(mu_);

@@ -84,11 +84,17 @@ const std::string* InProcStore::FirstMissing(std::span<const std::string> keys) 
   return nullptr;
 }
 
+// CondVar::WaitUntil's annotation names the condvar's own Mutex pointer, which the analysis
+// cannot tie to mu_ (the same mutex); this function is the one place that bridges them.
+void InProcStore::SleepUntilChange(Deadline deadline) TIDAL_NO_THREAD_SAFETY_ANALYSIS {
+  changed_.WaitUntil(deadline);
+}
+
 bool InProcStore::AwaitChange(Deadline deadline) {
   if (deadline.Expired()) return false;
   const WaitHookSlot slot = GetThreadWaitHook();
   if (slot.hook == nullptr) {
-    changed_.WaitUntil(deadline);
+    SleepUntilChange(deadline);
     return true;  // the caller re-checks; an expired deadline is caught on the next round
   }
   mu_.Unlock();

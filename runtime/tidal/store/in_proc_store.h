@@ -40,6 +40,7 @@ class InProcStore : public Store {
   // Waits once for a change: calls the wait hook (mutex released around it) or the condvar.
   // Returns false when the deadline has passed.
   bool AwaitChange(Deadline deadline) TIDAL_REQUIRES(mu_);
+  void SleepUntilChange(Deadline deadline) TIDAL_REQUIRES(mu_);
 
   mutable Mutex mu_;
   CondVar changed_{&mu_};
