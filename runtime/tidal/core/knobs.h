@@ -42,7 +42,10 @@
     "How long a waiter spins with sched_yield before sleeping on the event fd, in us")           \
   X(kInprocEagerBytes, "TIDAL_INPROC_EAGER_BYTES", "8192",                                       \
     "In-process transport: messages up to this size are copied when posted (eager); larger "    \
-    "ones are copied when matched (rendezvous)")
+    "ones are copied when matched (rendezvous)")                                              \
+  X(kUcxPeerErrors, "TIDAL_UCX_PEER_ERRORS", "auto",                                             \
+    "UCX endpoints' peer-failure handling: auto (where the transports support it, e.g. TCP; not "\
+    "shared memory), on (required) or off")
 
 namespace tidal {
 
