@@ -394,5 +394,14 @@ TEST(TcpStoreServer, ConnectionCapRefusesExtraConnections) {
   EXPECT_TRUE(Client(server->port()).ok());
 }
 
+TEST(TcpStoreServer, IdleUnauthenticatedConnectionsCannotCrowdOutClients) {
+  auto server = StartServer([](TcpStoreServerOptions& o) { o.max_connections = 2; });
+  Raw idle1(server->port());
+  Raw idle2(server->port());
+  ASSERT_TRUE(Eventually([&] { return server->connection_count() == 2; }));
+  ExpectServes(server->port());  // evicts the oldest idle connection
+  EXPECT_TRUE(idle1.ReadsEof(Deadline::AfterMs(2000)));
+}
+
 }  // namespace
 }  // namespace tidal

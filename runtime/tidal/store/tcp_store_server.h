@@ -18,7 +18,8 @@
 //    connection is closed. Garbage, unknown ops and truncated fields do the same.
 //  - Stored keys and values are capped at max_total_bytes: a write past the cap is refused with
 //    kIoError ("store full") and the connection stays usable. Connections are capped at
-//    max_connections; further ones are accepted and closed at once.
+//    max_connections; at the cap a new connection evicts the oldest unauthenticated one, or is
+//    accepted and closed at once when every connection has authenticated.
 //  - Buffered bytes per connection are bounded: a parked connection reads at most 64 KiB ahead, a
 //    connection whose replies are not being read is not served further until they drain.
 //  - Closing connections are flushed, shut down for writing and drained for at most 1 s, so

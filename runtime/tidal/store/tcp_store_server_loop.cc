@@ -146,10 +146,14 @@ void ServerLoop::AcceptAll() {
 
 void ServerLoop::Admit(UniqueFd fd, const sockaddr_storage& peer) {
   const std::string peer_text = FormatAddress(peer);
-  if (connections_.size() >= static_cast<size_t>(options_.max_connections)) {
+  const auto at_cap = [&] {
+    return connections_.size() - dying_ >= static_cast<size_t>(options_.max_connections);
+  };
+  if (at_cap()) EvictOldestUnauthenticated();
+  if (at_cap()) {
     if (WarnAllowed()) {
       TIDAL_LOG(WARN, kStore) << "store server " << address_ << ": refusing " << peer_text
-                              << ": already " << connections_.size() << " connections";
+                              << ": already " << options_.max_connections << " connections";
     }
     return;
   }
@@ -172,6 +176,17 @@ void ServerLoop::Admit(UniqueFd fd, const sockaddr_storage& peer) {
   TIDAL_LOG(DEBUG, kStore) << "store server " << address_ << ": connection from " << peer_text;
   connections_.emplace(c->id, std::move(c));
   stats_.connections.store(connections_.size(), std::memory_order_relaxed);
+}
+
+// Connections are ordered by id, so the first unauthenticated one is the oldest: most likely an
+// idle or hostile peer, since a real client sends HELLO as soon as it connects.
+void ServerLoop::EvictOldestUnauthenticated() {
+  for (auto& [id, c] : connections_) {
+    if (c->state != Connection::State::kDead && !c->authenticated) {
+      Kill(*c, "evicted: connection limit reached before it authenticated");
+      return;
+    }
+  }
 }
 
 void ServerLoop::HandleEvents(Connection& c, short revents) {
@@ -308,6 +323,7 @@ void ServerLoop::Reap() {
       ++it;
     }
   }
+  dying_ = 0;
   stats_.connections.store(connections_.size(), std::memory_order_relaxed);
 }
 
@@ -340,6 +356,7 @@ void ServerLoop::Kill(Connection& c, std::string_view reason) {
                            << ": " << reason;
   Unpark(c);
   c.state = Connection::State::kDead;
+  ++dying_;
   c.fd.Reset();
   Bytes().swap(c.in);
   Bytes().swap(c.out);

@@ -82,6 +82,8 @@ class ServerLoop {
   int NextTimeoutMs() const;
   void AcceptAll();
   void Admit(UniqueFd fd, const sockaddr_storage& peer);
+  // At the connection cap: closes the oldest connection that has not authenticated, if any.
+  void EvictOldestUnauthenticated();
   void HandleEvents(Connection& c, short revents);
   void ReadSome(Connection& c);
   void ProcessInput(Connection& c);
@@ -130,7 +132,10 @@ class ServerLoop {
   const std::string address_;
   ServerStats stats_;
 
+  // Connections by id (so by age). Dead ones stay until Reap(), at the end of a loop iteration,
+  // because the iteration holds pointers to them; dying_ counts those.
   std::map<uint64_t, std::unique_ptr<Connection>> connections_;
+  size_t dying_ = 0;
   uint64_t next_id_ = 1;
   Clock::time_point accept_paused_until_;
   std::vector<uint64_t> ready_;  // connections whose buffered input may be processable again
