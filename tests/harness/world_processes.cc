@@ -17,6 +17,7 @@
 #include "harness/world_internal.h"
 #include "tidal/store/tcp_store.h"
 #include "tidal/store/tcp_store_server.h"
+#include "tidal/transport/ucx/ucx_transport.h"
 
 namespace tidal::testing::internal {
 namespace {
@@ -148,15 +149,19 @@ void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&
 
 Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options,
                                                           Store& store, int rank) {
-  (void)store;
   switch (options.transport) {
     case TransportKind::kNone:
       return std::unique_ptr<Transport>();
     case TransportKind::kInProc:
       return InvalidArgumentError("rank ", rank,
                                   ": the in-process transport cannot join processes");
-    case TransportKind::kUcx:
-      return NotSupportedError("rank ", rank, ": the UCX transport is not built yet");
+    case TransportKind::kUcx: {
+      // One UCX context per process, created here in the child (never before fork()).
+      TIDAL_ASSIGN_OR_RETURN(std::unique_ptr<UcxTransport> ucx,
+                             ConnectUcxWorld(store, "world", rank, options.size,
+                                             Deadline::After(options.timeout)));
+      return std::unique_ptr<Transport>(std::move(ucx));
+    }
   }
   return InternalError("unknown transport kind");
 }
