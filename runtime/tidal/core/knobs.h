@@ -45,7 +45,10 @@
     "ones are copied when matched (rendezvous)")                                              \
   X(kUcxPeerErrors, "TIDAL_UCX_PEER_ERRORS", "auto",                                             \
     "UCX endpoints' peer-failure handling: auto (where the transports support it, e.g. TCP; not "\
-    "shared memory), on (required) or off")
+    "shared memory), on (required) or off")                                                 \
+  X(kHostId, "TIDAL_HOST_ID", "",                                                                \
+    "Host id of this process for topology, placements and ring order (default: the host "      \
+    "name); lets tests model several hosts on one machine")
 
 namespace tidal {
 
