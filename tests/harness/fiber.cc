@@ -8,14 +8,14 @@
 #include "tidal/core/check.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#define TIDAL_FIBER_ASAN 1
+#define HARNESS_FIBER_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define TIDAL_FIBER_ASAN 1
+#define HARNESS_FIBER_ASAN 1
 #endif
 #endif
 
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -70,7 +70,7 @@ void FiberScheduler::Add(std::function<void()> body) {
 void FiberScheduler::Trampoline(unsigned int hi, unsigned int lo) {
   auto* fiber = reinterpret_cast<Fiber*>((static_cast<uintptr_t>(hi) << 32) | lo);
   FiberScheduler* self = fiber->scheduler;
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &self->scheduler_stack_bottom_,
                                   &self->scheduler_stack_size_);
 #endif
@@ -82,11 +82,11 @@ void FiberScheduler::Trampoline(unsigned int hi, unsigned int lo) {
 void FiberScheduler::SwitchTo(Fiber& fiber) {
   current_ = fiber.index;
   if (on_switch_in_) on_switch_in_(fiber.index);
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
   __sanitizer_start_switch_fiber(&scheduler_fake_stack_, fiber.stack, fiber.stack_bytes);
 #endif
   TIDAL_CHECK_EQ(::swapcontext(&scheduler_context_, &fiber.context), 0);
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
   __sanitizer_finish_switch_fiber(scheduler_fake_stack_, nullptr, nullptr);
 #endif
   current_ = -1;
@@ -94,13 +94,13 @@ void FiberScheduler::SwitchTo(Fiber& fiber) {
 
 void FiberScheduler::SwitchToScheduler(Fiber& fiber, bool finished) {
   fiber.finished = finished;
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
   // A finished fiber's fake stack is released by passing nullptr.
   __sanitizer_start_switch_fiber(finished ? nullptr : &fiber.fake_stack, scheduler_stack_bottom_,
                                  scheduler_stack_size_);
 #endif
   TIDAL_CHECK_EQ(::swapcontext(&fiber.context, &scheduler_context_), 0);
-#ifdef TIDAL_FIBER_ASAN
+#ifdef HARNESS_FIBER_ASAN
   __sanitizer_finish_switch_fiber(fiber.fake_stack, &scheduler_stack_bottom_,
                                   &scheduler_stack_size_);
 #endif

@@ -117,7 +117,7 @@ std::unique_ptr<Transport> InProcWorld::CreateTransport(int rank, FaultTransport
 
 struct Watchdog::State {
   Mutex mu;
-  CondVar cv{&mu};
+  CondVar cv;
   bool done TIDAL_GUARDED_BY(mu) = false;
   std::thread thread;
 };
@@ -129,7 +129,7 @@ Watchdog::Watchdog(const WorldOptions& options, std::string description)
   state_->thread = std::thread([state, deadline, description = std::move(description)] {
     MutexLock lock(&state->mu);
     while (!state->done) {
-      if (!state->cv.WaitUntil(deadline) && !state->done) {
+      if (!state->cv.WaitUntil(&state->mu, deadline) && !state->done) {
         std::fprintf(stderr,
                      "tidal test harness: world %s still running after its watchdog deadline; "
                      "aborting so that CI does not hang\n",

@@ -51,19 +51,23 @@ class TIDAL_SCOPED_CAPABILITY MutexLock {
   Mutex* mu_;
 };
 
-// A condition variable bound to one Mutex.
+// A condition variable. Each wait names the mutex it releases, so that Clang's analysis checks
+// the caller holds it: cv.WaitUntil(&mu_, deadline) requires mu_.
 class CondVar {
  public:
-  explicit CondVar(Mutex* mu) : mu_(mu) {}
-  // REQUIRES: the mutex is held. Returns after a signal or spuriously.
-  void Wait() TIDAL_REQUIRES(mu_) {
-    std::unique_lock<std::mutex> lock(mu_->mu_, std::adopt_lock);
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  // REQUIRES: `mu` is held. Returns after a signal or spuriously, with `mu` held again.
+  void Wait(Mutex* mu) TIDAL_REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
   }
-  // REQUIRES: the mutex is held. Returns false when the deadline passed.
-  bool WaitUntil(Deadline deadline) TIDAL_REQUIRES(mu_) {
-    std::unique_lock<std::mutex> lock(mu_->mu_, std::adopt_lock);
+  // REQUIRES: `mu` is held. Returns false when the deadline passed.
+  bool WaitUntil(Mutex* mu, Deadline deadline) TIDAL_REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     bool signalled = true;
     if (deadline.is_never()) {
       cv_.wait(lock);
@@ -77,7 +81,6 @@ class CondVar {
   void SignalAll() { cv_.notify_all(); }
 
  private:
-  Mutex* const mu_;
   std::condition_variable cv_;
 };
 

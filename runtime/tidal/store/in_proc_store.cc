@@ -84,11 +84,7 @@ const std::string* InProcStore::FirstMissing(std::span<const std::string> keys) 
   return nullptr;
 }
 
-// CondVar::WaitUntil's annotation names the condvar's own Mutex pointer, which the analysis
-// cannot tie to mu_ (the same mutex); this function is the one place that bridges them.
-void InProcStore::SleepUntilChange(Deadline deadline) TIDAL_NO_THREAD_SAFETY_ANALYSIS {
-  changed_.WaitUntil(deadline);
-}
+void InProcStore::SleepUntilChange(Deadline deadline) { changed_.WaitUntil(&mu_, deadline); }
 
 bool InProcStore::AwaitChange(Deadline deadline) {
   if (deadline.Expired()) return false;

@@ -43,7 +43,7 @@ class InProcStore : public Store {
   void SleepUntilChange(Deadline deadline) TIDAL_REQUIRES(mu_);
 
   mutable Mutex mu_;
-  CondVar changed_{&mu_};
+  CondVar changed_;
   std::map<std::string, Bytes, std::less<>> values_ TIDAL_GUARDED_BY(mu_);
 };
 
