@@ -8,6 +8,7 @@ if(TIDAL_BUILD_TESTS)
 endif()
 if(TIDAL_BUILD_PERF)
   find_package(benchmark REQUIRED)
+  find_package(nlohmann_json REQUIRED)  # perf tools' -J output
 endif()
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json QUIET)
