@@ -55,10 +55,12 @@ void Truncation(RankEnv& env) {
   const int me = env.rank();
   const int left = Left(env);
   const int right = Right(env);
-  // Round 0: 16 words into room for 4 (eager sizes). Round 1: rendezvous-sized, into half the room.
-  // Round 2: 4 words into room for 16: a prefix, bytes() == 16.
-  const size_t sent_words[] = {16, 16384, 4};
-  const size_t room_words[] = {4, 8192, 16};
+  // Round 0: 4 words into room for 16: a prefix, bytes() == 16. Round 1: 16 words into room for 4
+  // (eager sizes). Round 2: rendezvous-sized, into half the room. The rendezvous truncation comes
+  // last: UCX 1.13 over TCP may declare the link failed after it (see transport.h), so nothing in
+  // this case follows it on that link.
+  const size_t sent_words[] = {4, 16, 16384};
+  const size_t room_words[] = {16, 4, 8192};
   for (uint32_t round = 0; round < 3; ++round) {
     const Tag tag = CaseTag(ConformanceCase::kTruncation, round, 0);
     const std::vector<uint32_t> out = Words(me, right, sent_words[round], round);
@@ -71,7 +73,7 @@ void Truncation(RankEnv& env) {
     // is told, the send must complete.
     const Status sent = env.Wait(send, "send");
     EXPECT_NE(sent.code(), StatusCode::kTimedOut) << sent;
-    if (round < 2) {
+    if (round > 0) {
       EXPECT_EQ(received.code(), StatusCode::kIoError) << "round " << round << ": " << received;
       EXPECT_TRUE(Contains(received, "truncat")) << received;
       continue;

@@ -68,13 +68,22 @@ constexpr Tag MakeTag(uint32_t comm, uint32_t seq, uint32_t step, uint32_t sourc
 }
 
 constexpr TagFields ParseTag(Tag tag) {
-  return TagFields{static_cast<uint32_t>((tag >> TagLayout::kCommShift) & TagLayout::kCommMask),
-                   static_cast<uint32_t>((tag >> TagLayout::kSeqShift) & TagLayout::kSeqMask),
-                   static_cast<uint32_t>((tag >> TagLayout::kStepShift) & TagLayout::kStepMask),
-                   static_cast<uint32_t>((tag >> TagLayout::kSourceShift) & TagLayout::kSourceMask)};
+  return TagFields{
+      static_cast<uint32_t>((tag >> TagLayout::kCommShift) & TagLayout::kCommMask),
+      static_cast<uint32_t>((tag >> TagLayout::kSeqShift) & TagLayout::kSeqMask),
+      static_cast<uint32_t>((tag >> TagLayout::kStepShift) & TagLayout::kStepMask),
+      static_cast<uint32_t>((tag >> TagLayout::kSourceShift) & TagLayout::kSourceMask)};
 }
 
 constexpr uint32_t TagSource(Tag tag) { return ParseTag(tag).source; }
+
+// `tag` with its source field replaced: what a transport puts on the wire (sends) or matches
+// (receives). REQUIRES: source < 2^20.
+constexpr Tag WithSource(Tag tag, uint32_t source) {
+  return (tag & ~(TagLayout::kSourceMask << TagLayout::kSourceShift)) |
+         ((uint64_t{source} & TagLayout::kSourceMask) << TagLayout::kSourceShift);
+}
+static_assert(WithSource(MakeTag(1, 2, 3, 4), 9) == MakeTag(1, 2, 3, 9), "only the source changes");
 
 static_assert(ParseTag(MakeTag(4095, 65535, 65535, (1u << 20) - 1)) ==
                   TagFields{4095, 65535, 65535, (1u << 20) - 1},

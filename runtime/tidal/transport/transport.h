@@ -1,7 +1,8 @@
 // Transport: the seam between tidal's algorithms and the wire. Point-to-point, tagged,
 // non-blocking messages between the ranks of one world. Algorithms never name a backend.
 //
-// Implementations, each passing the same conformance suite (tests/transport_conformance_test.cc):
+// Implementations, each passing the same conformance suite (tests/harness/transport_conformance.h,
+// run by tests/multirank/transport_conformance_test.cc and tests/ucx/ucx_conformance_test.cc):
 //   transport/inproc/  ranks in one process (tests): UCX's ordering and copy semantics
 //   transport/fault/   a wrapper injecting delay, rate limits, failures and kills around any other
 //   transport/ucx/     UCX's ucp tag API over shared memory, TCP, InfiniBand (Foundation II)
@@ -17,7 +18,8 @@
 // - Copy semantics: the send buffer may be reused once the send request is done; the receive
 //   buffer holds the message once the receive request is done. A message longer than the receive
 //   buffer fails the receive with kIoError ("truncated"); a shorter one fills a prefix and
-//   Request::bytes() says how much.
+//   Request::bytes() says how much. Truncation is a caller bug: after a truncated rendezvous-sized
+//   message, UCX 1.13 over TCP may also declare the link to that peer failed (kUnavailable).
 // - Failures arrive through requests: a dead or failed peer completes the requests that involve
 //   it with kUnavailable naming the peer; Abort() completes every pending request with kAborted.
 //   Synchronous errors from posts are argument errors (kInvalidArgument): peer out of range, a

@@ -54,11 +54,6 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-Tag StampSource(Tag tag, int source) {
-  const TagFields f = ParseTag(tag);
-  return MakeTag(f.comm, f.seq, f.step, static_cast<uint32_t>(source));
-}
-
 std::string Describe(int rank, bool send, int peer, Tag tag) {
   return StrCat("rank ", rank, send ? " send to rank " : " recv from rank ", peer, " ",
                 ParseTag(tag));
@@ -232,7 +227,7 @@ void FaultTransportImpl::CompleteLocally(Request* request, Request::Kind kind, i
 Status FaultTransportImpl::PostSend(int peer, Tag tag, const void* data, size_t bytes,
                                     Request* request) {
   TIDAL_RETURN_IF_ERROR(Validate(true, peer, data, bytes, request));
-  const Tag stamped = StampSource(tag, rank());
+  const Tag stamped = WithSource(tag, static_cast<uint32_t>(rank()));
   const std::string what = Describe(rank(), true, peer, stamped);
   Status failure = InjectedFailure(what);
   if (failure.ok() && aborted()) failure = abort_status_.WithContext(what);
@@ -251,7 +246,7 @@ Status FaultTransportImpl::PostSend(int peer, Tag tag, const void* data, size_t 
 Status FaultTransportImpl::PostRecv(int peer, Tag tag, void* data, size_t capacity,
                                     Request* request) {
   TIDAL_RETURN_IF_ERROR(Validate(false, peer, data, capacity, request));
-  const Tag stamped = StampSource(tag, peer);
+  const Tag stamped = WithSource(tag, static_cast<uint32_t>(peer));
   const std::string what = Describe(rank(), false, peer, stamped);
   Status failure = InjectedFailure(what);
   if (failure.ok() && aborted()) failure = abort_status_.WithContext(what);

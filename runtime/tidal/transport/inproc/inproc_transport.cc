@@ -178,11 +178,6 @@ Status InProcEndpoint::Validate(std::string_view op, int peer, const void* data,
   return Status::Ok();
 }
 
-Tag StampSource(Tag tag, int source) {
-  const TagFields f = ParseTag(tag);
-  return MakeTag(f.comm, f.seq, f.step, static_cast<uint32_t>(source));
-}
-
 void InProcEndpoint::FailLocally(Request* request, const Status& why) {
   Completion c;
   c.owner = rank_;
@@ -194,7 +189,8 @@ void InProcEndpoint::FailLocally(Request* request, const Status& why) {
 Status InProcEndpoint::PostSend(int peer, Tag tag, const void* data, size_t bytes,
                                 Request* request) {
   TIDAL_RETURN_IF_ERROR(Validate("send to", peer, data, bytes, request));
-  TransportAccess::MarkPosted(request, Request::Kind::kSend, peer, StampSource(tag, rank_));
+  TransportAccess::MarkPosted(request, Request::Kind::kSend, peer,
+                              WithSource(tag, static_cast<uint32_t>(rank_)));
   ++outstanding_;
   if (aborted()) {
     FailLocally(request, abort_status_);
@@ -232,7 +228,8 @@ Status InProcEndpoint::PostSend(int peer, Tag tag, const void* data, size_t byte
 
 Status InProcEndpoint::PostRecv(int peer, Tag tag, void* data, size_t capacity, Request* request) {
   TIDAL_RETURN_IF_ERROR(Validate("recv from", peer, data, capacity, request));
-  TransportAccess::MarkPosted(request, Request::Kind::kRecv, peer, StampSource(tag, peer));
+  TransportAccess::MarkPosted(request, Request::Kind::kRecv, peer,
+                              WithSource(tag, static_cast<uint32_t>(peer)));
   ++outstanding_;
   if (aborted()) {
     FailLocally(request, abort_status_);

@@ -230,7 +230,7 @@ Status UcxTransportImpl::CheckPost(const char* what, int peer, const void* data,
 Op* UcxTransportImpl::StartOp(Request* request, Request::Kind kind, int peer, Tag tag,
                               size_t size) {
   const uint32_t source = static_cast<uint32_t>(kind == Request::Kind::kSend ? rank_ : peer);
-  const Tag wire_tag = (tag & ~TagLayout::kSourceMask) | (source & TagLayout::kSourceMask);
+  const Tag wire_tag = WithSource(tag, source);
   auto* op = new Op();
   op->owner = this;
   op->request = request;
