@@ -179,7 +179,10 @@ int LogRank() { return t_log_rank >= 0 ? t_log_rank : g_process_rank.load(); }
 
 std::string LogRankTag() {
   const int rank = LogRank();
-  return rank >= 0 ? "r" + std::to_string(rank) : "r?";
+  // Appended rather than "r" + to_string(): GCC 12 at -O3 warns (-Wrestrict) on the latter.
+  std::string tag = "r";
+  tag += rank >= 0 ? std::to_string(rank) : std::string("?");
+  return tag;
 }
 
 ScopedLogRank::ScopedLogRank(int rank) : previous_(t_log_rank) { t_log_rank = rank; }
