@@ -162,7 +162,7 @@ void PrintHeader(const Flags& flags, const PerfWorld& world) {
 
 void PrintRow(const Row& row) {
   const std::string wrong = row.wrong ? std::to_string(*row.wrong) : "N/A";
-  std::printf("  %12zu %12zu %6s %10lld %10.3f %10lld %10.2f %8s\n", row.bytes, row.bytes, "uint8",
+  std::printf("  %12zu %12zu %6s %10lld %10.4g %10lld %10.2f %8s\n", row.bytes, row.bytes, "uint8",
               static_cast<long long>(row.bw_iters), row.bw_gbps,
               static_cast<long long>(row.lat_iters), row.lat_us, wrong.c_str());
   std::fflush(stdout);
