@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness/world_internal.h"
+#include "tidal/store/job_keys.h"
 #include "tidal/store/tcp_store.h"
 #include "tidal/store/tcp_store_server.h"
 #include "tidal/transport/ucx/ucx_transport.h"
@@ -77,9 +78,21 @@ bool AllowedToDie(const WorldOptions& options, int rank) {
   return false;
 }
 
-// Reaps every child by the deadline; kills the rest. Returns each rank's wait status (-1: killed
-// by the harness after the deadline).
-std::vector<int> ReapChildren(const std::vector<pid_t>& pids, Deadline deadline) {
+// Posts a child's abnormal end to the store as tidalrun does (job_keys.h), so that the other
+// ranks' liveness watchers learn of it.
+void PostDeath(Store* store, int rank, int status) {
+  if (store == nullptr || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) return;
+  const Deadline deadline = Deadline::AfterMs(1000);
+  Status st = SetString(*store, DeathKey(rank), StrCat("rank ", rank, " ", DescribeExit(status)),
+                        deadline);
+  if (st.ok()) st = store->Add(kDeathCountKey, 1, deadline).status();
+  if (!st.ok()) std::fprintf(stderr, "harness: posting the death of rank %d: %s\n", rank,
+                             st.ToString().c_str());
+}
+
+// Reaps every child by the deadline, posting abnormal ends to `store`; kills the rest. Returns
+// each rank's wait status (-1: killed by the harness after the deadline).
+std::vector<int> ReapChildren(const std::vector<pid_t>& pids, Deadline deadline, Store* store) {
   std::vector<int> statuses(pids.size(), -1);
   std::vector<bool> reaped(pids.size(), false);
   size_t remaining = pids.size();
@@ -90,6 +103,7 @@ std::vector<int> ReapChildren(const std::vector<pid_t>& pids, Deadline deadline)
         reaped[r] = true;
         statuses[r] = status;
         --remaining;
+        PostDeath(store, static_cast<int>(r), status);
       }
     }
     if (remaining > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -134,7 +148,11 @@ void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&
   EXPECT_EQ(::write(go_pipe[1], go.data(), go.size()), static_cast<ssize_t>(go.size()));
   ::close(go_pipe[1]);
 
-  const std::vector<int> statuses = ReapChildren(pids, Deadline::After(3 * options.timeout));
+  Result<std::unique_ptr<TcpStore>> parent_store =
+      TcpStore::Connect(store_options, Deadline::After(options.timeout));
+  const std::vector<int> statuses =
+      ReapChildren(pids, Deadline::After(3 * options.timeout),
+                   parent_store.ok() ? parent_store->get() : nullptr);
   for (int r = 0; r < options.size; ++r) {
     const int status = statuses[static_cast<size_t>(r)];
     if (status == -1) {

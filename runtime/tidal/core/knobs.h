@@ -48,7 +48,13 @@
     "shared memory), on (required) or off")                                                 \
   X(kHostId, "TIDAL_HOST_ID", "",                                                                \
     "Host id of this process for topology, placements and ring order (default: the host "      \
-    "name); lets tests model several hosts on one machine")
+    "name); lets tests model several hosts on one machine")                                  \
+  X(kLivenessPollMs, "TIDAL_LIVENESS_POLL_MS", "100",                                            \
+    "How often each rank checks the store for deaths of other ranks, in ms")                     \
+  X(kHeartbeatMs, "TIDAL_HEARTBEAT_MS", "1000",                                                  \
+    "Store heartbeat period under launchers other than tidalrun, in ms; 0 disables heartbeats")  \
+  X(kHeartbeatTimeoutMs, "TIDAL_HEARTBEAT_TIMEOUT_MS", "30000",                                  \
+    "A rank whose heartbeat has not moved for this long is posted dead, in ms")
 
 namespace tidal {
 

@@ -230,4 +230,6 @@ std::string UcxContext::Describe() const {
   return StrCat("ucx ", ucp_get_version_string(), " tls=", tls.empty() ? "(default)" : tls);
 }
 
+std::string UcxLibraryVersion() { return ucp_get_version_string(); }
+
 }  // namespace tidal

@@ -54,6 +54,9 @@ struct UcxOptions {
 
 std::string_view PeerErrorsName(UcxOptions::PeerErrors mode);
 
+// The linked UCX library's version ("1.13.1"), without creating a context (tidal-info).
+std::string UcxLibraryVersion();
+
 class UcxContext {
  public:
   // Creates a context and its worker. kUnavailable (with UCX's error string) when UCX cannot

@@ -1,0 +1,88 @@
+// Task: one asynchronous operation as a state machine that the progress engine (engine.h) drives.
+// Each Poll() posts what it can and returns as soon as it would have to wait (as UCC's progress
+// functions do); the engine calls it again after the transport made progress. Point-to-point
+// calls, barriers and (later) collectives are tasks; blocking calls are tasks that the caller
+// waits for.
+//
+// Life cycle, all on the engine's driving thread:
+//   OnDeath(...)*  Poll()*  [Stop(why)]  Poll()* ... until Poll() returns true (finished).
+// A finished task holds no pending transport request; its status() is final. Stop() asks the task
+// to cancel its pending requests and finish with `why` (or an earlier error); the engine keeps
+// polling it until it has finished, so buffers stay valid until then.
+//
+// Thread safety: Poll, Stop and OnDeath are called by one thread at a time (the engine's driver);
+// finished() and status() may be read from any thread once finished() is true (acquire).
+#pragma once
+
+#include <atomic>
+#include <string_view>
+
+#include "tidal/core/status.h"
+#include "tidal/transport/transport.h"
+
+namespace tidal {
+
+class Engine;
+
+class Task {
+ public:
+  Task() = default;
+  virtual ~Task() = default;
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+
+  // Posts what it can and notes completions. Returns true when the task has finished: it holds no
+  // pending request and status() is final (set it with Finish()).
+  virtual bool Poll(Transport& transport) = 0;
+  // Cancels pending requests (Transport::Cancel) so that the task finishes soon with `why`.
+  // Called at most once. REQUIRES: !why.ok().
+  virtual void Stop(Transport& transport, const Status& why) = 0;
+  // World rank `rank` died (`why` is kUnavailable naming it). Tasks whose operation cannot
+  // complete without that rank call Stop(transport, why) here. Default: nothing (the transport
+  // already fails requests that involve the rank).
+  virtual void OnDeath(Transport& transport, int rank, const Status& why);
+
+  // True once the task finished; then status() is its result.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // REQUIRES: finished().
+  const Status& status() const { return status_; }
+
+ protected:
+  // Records the result; the engine publishes it when Poll() returns true.
+  void SetResult(Status status) {
+    if (status_.ok()) status_ = std::move(status);
+  }
+
+ private:
+  friend class Engine;
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> stop_requested_{false};
+  bool stop_claimed_ = false;  // under the engine's mutex
+  bool stopped_ = false;       // driver only
+  Status stop_why_;            // written before stop_requested_ is set (release)
+  Status status_;
+};
+
+// A task of one posted send or receive.
+class RequestTask : public Task {
+ public:
+  enum class Kind { kSend, kRecv };
+  // REQUIRES: data (capacity bytes) outlives the task's finishing.
+  RequestTask(Kind kind, int peer, Tag tag, void* data, size_t bytes)
+      : kind_(kind), peer_(peer), tag_(tag), data_(data), bytes_(bytes) {}
+  bool Poll(Transport& transport) override;
+  void Stop(Transport& transport, const Status& why) override;
+  // Bytes sent or received. REQUIRES: finished().
+  size_t bytes_transferred() const { return request_.done() ? request_.bytes() : 0; }
+
+ private:
+  Kind kind_;
+  int peer_;
+  Tag tag_;
+  void* data_;
+  size_t bytes_;
+  bool posted_ = false;
+  Request request_;
+};
+
+}  // namespace tidal
