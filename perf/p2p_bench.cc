@@ -76,6 +76,7 @@ P2pBench::P2pBench(Transport& transport, const P2pBenchOptions& options)
       recv_(options.max_bytes),
       window_(static_cast<size_t>(options.window)),
       command_(std::make_unique<Command>()) {
+  waiting_.reserve(window_.size() + 1);
   static_assert(std::is_trivially_copyable_v<Command> && sizeof(Command) == 32,
                 "commands travel as raw bytes between two builds of the same tool");
   TIDAL_CHECK_EQ(transport.size(), 2);
@@ -96,19 +97,20 @@ P2pBench::~P2pBench() {
 }
 
 Status P2pBench::Wait(Request& request, const char* what) {
-  return WaitRequest(transport_, request, Deadline::After(options_.timeout),
-                     StrCat(what, " (peer rank ", peer_, ")"));
+  Status status = WaitRequest(transport_, request, Deadline::After(options_.timeout), what);
+  if (!status.ok()) return status.WithContext(StrCat("p2p_perf with peer rank ", peer_));
+  return status;
 }
 
 // Waits for the first `count` requests of `requests` and `extra` (when not null).
 Status P2pBench::WaitWindow(std::vector<Request>& requests, int count, Request* extra,
                             const char* what) {
-  std::vector<Request*> all;
-  all.reserve(static_cast<size_t>(count) + 1);
-  for (int i = 0; i < count; ++i) all.push_back(&requests[static_cast<size_t>(i)]);
-  if (extra != nullptr) all.push_back(extra);
-  return WaitAll(transport_, all, Deadline::After(options_.timeout),
-                 StrCat(what, " (peer rank ", peer_, ")"));
+  waiting_.clear();  // reserved at construction: no allocation per window
+  for (int i = 0; i < count; ++i) waiting_.push_back(&requests[static_cast<size_t>(i)]);
+  if (extra != nullptr) waiting_.push_back(extra);
+  Status status = WaitAll(transport_, waiting_, Deadline::After(options_.timeout), what);
+  if (!status.ok()) return status.WithContext(StrCat("p2p_perf with peer rank ", peer_));
+  return status;
 }
 
 Status P2pBench::PostWindow(std::vector<Request>& requests, int count, size_t bytes, bool send) {

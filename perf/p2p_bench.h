@@ -97,9 +97,10 @@ class P2pBench {
   int peer_;
   AlignedBuffer send_;
   AlignedBuffer recv_;
-  std::vector<Request> window_;  // data requests of one window
-  Request ack_;                  // the ack of a window, "ready", check counts
-  Request control_;              // commands (leader: send; follower: receive)
+  std::vector<Request> window_;    // data requests of one window
+  std::vector<Request*> waiting_;  // WaitWindow's scratch
+  Request ack_;                    // the ack of a window, "ready", check counts
+  Request control_;                // commands (leader: send; follower: receive)
   uint64_t ack_value_ = 0;
   std::unique_ptr<Command> command_;  // the command buffer of control_
 };
