@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and micro-benchmarks
   libcli11-dev nlohmann-json3-dev librandom123-dev zlib1g-dev
   iproute2 procps
+  openmpi-bin python3-torch                     # launcher tests: mpirun, torchrun
 )
 
 missing=()

@@ -87,7 +87,7 @@ Status Engine::Submit(std::shared_ptr<Task> task) {
 Engine::Turn Engine::AwaitTurn(Task& task, Deadline deadline) {
   mu_.Lock();
   while (true) {
-    if (task.finished()) break;
+    if (task.finished() || task.failed()) break;
     if (!token_held_ && !abort_requested_) {
       token_held_ = true;
       mu_.Unlock();
@@ -163,7 +163,7 @@ bool Engine::DriveUntil(Task& task, Deadline deadline) {
   Clock::time_point spin_until = Clock::now() + policy_.spin;
   while (true) {
     const int work = DriveOnce();
-    if (task.finished()) return true;
+    if (task.finished() || task.failed()) return true;
     if (abort_flag_.load(std::memory_order_acquire) || deadline.Expired()) return false;
     SleepOrYield(deadline, &spin_until, work);
   }

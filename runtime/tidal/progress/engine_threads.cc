@@ -99,10 +99,20 @@ void Engine::FinishAll(const Status& why) {
     DriveOnce();
     if (!active_.empty()) sched_yield();
   }
-  for (std::shared_ptr<Task>& task : active_) {
-    TIDAL_LOG(ERROR, kProgress) << "rank " << rank_
-                                << ": an operation did not complete within 5 s of the abort";
-    MarkFinished(*task);
+  if (!active_.empty()) {
+    // The transport still owns these requests' buffers (e.g. a UCX receive that matched a message
+    // whose sender died): freeing them could corrupt memory, so they are kept for the life of the
+    // process, reachable, and their waiters released.
+    static Mutex kept_mu;
+    static auto* const kept = new std::vector<std::shared_ptr<Task>>();
+    MutexLock lock(&kept_mu);
+    TIDAL_LOG(ERROR, kProgress) << "rank " << rank_ << ": " << active_.size()
+                                << " operation(s) did not complete within 5 s of the abort; "
+                                << "their buffers stay with tidal until the process exits";
+    for (std::shared_ptr<Task>& task : active_) {
+      MarkFinished(*task);
+      kept->push_back(std::move(task));
+    }
   }
   active_.clear();
 }

@@ -26,4 +26,10 @@ void RequestTask::Stop(Transport& transport, const Status& why) {
   SetResult(why);
 }
 
+void RequestTask::OnDeath(Transport& transport, int rank, const Status& why) {
+  if (rank != peer_) return;
+  Stop(transport, why);
+  Fail(why);
+}
+
 }  // namespace tidal

@@ -44,7 +44,11 @@ class Task {
 
   // True once the task finished; then status() is its result.
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  // REQUIRES: finished().
+  // True once the task has failed for good (e.g. its peer died) although a request may still be
+  // owned by the transport (UCX cannot take back a receive that already matched): waiters return
+  // status() at once and the engine keeps the task until it finished, at the latest until Abort.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // REQUIRES: finished() || failed().
   const Status& status() const { return status_; }
 
  protected:
@@ -52,10 +56,16 @@ class Task {
   void SetResult(Status status) {
     if (status_.ok()) status_ = std::move(status);
   }
+  // Records `why` and publishes failed(). Driver only. REQUIRES: !why.ok().
+  void Fail(Status why) {
+    SetResult(std::move(why));
+    failed_.store(true, std::memory_order_release);
+  }
 
  private:
   friend class Engine;
   std::atomic<bool> finished_{false};
+  std::atomic<bool> failed_{false};
   std::atomic<bool> stop_requested_{false};
   bool stop_claimed_ = false;  // under the engine's mutex
   bool stopped_ = false;       // driver only
@@ -72,6 +82,8 @@ class RequestTask : public Task {
       : kind_(kind), peer_(peer), tag_(tag), data_(data), bytes_(bytes) {}
   bool Poll(Transport& transport) override;
   void Stop(Transport& transport, const Status& why) override;
+  // Fails the task at once when `rank` is its peer.
+  void OnDeath(Transport& transport, int rank, const Status& why) override;
   // Bytes sent or received. REQUIRES: finished().
   size_t bytes_transferred() const { return request_.done() ? request_.bytes() : 0; }
 

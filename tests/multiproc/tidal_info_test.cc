@@ -1,0 +1,96 @@
+// tidal-info --check end to end under the launchers users run: tidalrun (default UCX transports
+// and TCP), torchrun (Debian's python3-torch) and Open MPI's mpirun; and the idle CPU of a 4-rank
+// job whose ranks are all blocked in a receive.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+#include <string>
+
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+RunResult RunShell(const std::string& command) {
+  RunResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) result.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string Bin(const std::string& name) { return std::string(TIDAL_BINARY_DIR) + "/bin/" + name; }
+
+void ExpectFourSuccessLines(const RunResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (int rank = 0; rank < 4; ++rank) {
+    const std::regex line("rank " + std::to_string(rank) +
+                          R"(/4 \(local \d/4, host [^,]+, ring position \d\): token ok \(ring )"
+                          R"(\d>\d>\d>\d>\d, [0-9.]+ us per hop\))");
+    EXPECT_TRUE(std::regex_search(r.output, line)) << "rank " << rank << ":\n" << r.output;
+  }
+}
+
+bool HaveCommand(const std::string& probe) {
+  return std::system((probe + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+TEST(TidalInfoCheck, UnderTidalrunWithDefaultTransports) {
+  ExpectFourSuccessLines(
+      RunShell(Bin("tidalrun") + " -n 4 --timeout 60 " + Bin("tidal-info") + " --check --laps 20"));
+}
+
+TEST(TidalInfoCheck, UnderTidalrunOverTcp) {
+  ExpectFourSuccessLines(RunShell("UCX_TLS=tcp,self UCX_NET_DEVICES=lo " + Bin("tidalrun") +
+                                  " -n 4 --timeout 60 " + Bin("tidal-info") +
+                                  " --check --laps 20"));
+}
+
+TEST(TidalInfoCheck, UnderTorchrun) {
+  if (!HaveCommand("/usr/bin/python3 -c 'import torch'")) {
+    GTEST_SKIP() << "torchrun unavailable: /usr/bin/python3 -c 'import torch' failed "
+                    "(apt-get install python3-torch)";
+  }
+  // torch 1.13 on Python 3.11 crashes with the default --redirects 0 --tee 0.
+  ExpectFourSuccessLines(
+      RunShell("timeout 100 /usr/bin/python3 -m torch.distributed.run "
+               "--nproc_per_node 4 --master_port 29611 --redirects 1 --tee 1 "
+               "--no_python " +
+               Bin("tidal-info") + " --check --laps 20"));
+}
+
+TEST(TidalInfoCheck, UnderMpirun) {
+  if (!HaveCommand("mpirun --version"))
+    GTEST_SKIP() << "mpirun unavailable (apt-get install openmpi-bin)";
+  ExpectFourSuccessLines(RunShell("timeout 100 mpirun --allow-run-as-root --oversubscribe -np 4 " +
+                                  Bin("tidal-info") + " --check --laps 20"));
+}
+
+TEST(TidalInfoCheck, IdleRanksUseUnderTenPercentOfOneCore) {
+  const RunResult r = RunShell(Bin("tidalrun") + " -n 4 --timeout 60 " + Bin("tidal-info") +
+                               " --check --laps 5 --idle-ms 2000");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::regex idle(R"(rank \d idle: ([0-9.]+) ms CPU in ([0-9.]+) ms blocked)");
+  double cpu_ms = 0;
+  double wall_ms = 0;
+  int ranks = 0;
+  for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), idle);
+       it != std::sregex_iterator(); ++it, ++ranks) {
+    cpu_ms += std::stod((*it)[1]);
+    wall_ms = std::max(wall_ms, std::stod((*it)[2]));
+  }
+  ASSERT_EQ(ranks, 4) << r.output;
+  std::printf("idle 4-rank job: %.1f ms CPU in %.0f ms = %.2f%% of one core\n", cpu_ms, wall_ms,
+              100 * cpu_ms / wall_ms);
+  EXPECT_LT(cpu_ms, 0.10 * wall_ms) << r.output;
+}
+
+}  // namespace
