@@ -84,7 +84,7 @@ TEST(ResultDeathTest, ValueOfErrorAborts) {
 }
 
 TEST(ResultDeathTest, ConstructionFromOkStatusAborts) {
-  EXPECT_DEATH(Result<int>{Status::Ok()}, "Result constructed from an OK Status");
+  EXPECT_DEATH((void)Result<int>{Status::Ok()}, "Result constructed from an OK Status");
 }
 
 TEST(CheckDeathTest, PrintsConditionAndBothOperands) {
