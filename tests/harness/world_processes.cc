@@ -31,8 +31,9 @@ std::string FreshSecret() {
 }
 
 // The child's side: connect, build the transport, run the body, exit with its verdict.
-[[noreturn]] void RunChild(const WorldOptions& options, int rank, const TcpStoreOptions& store_options,
-                           int go_fd, const std::string& description,
+[[noreturn]] void RunChild(const WorldOptions& options, int rank,
+                           const TcpStoreOptions& store_options, int go_fd,
+                           const std::string& description,
                            const std::function<void(RankEnv&)>& body) {
   char go = 0;
   const bool released = ::read(go_fd, &go, 1) == 1;
@@ -43,12 +44,12 @@ std::string FreshSecret() {
     ::setenv("UCX_TLS", options.ucx_tls.c_str(), 1);
     if (options.ucx_tls.find("tcp") != std::string::npos) ::setenv("UCX_NET_DEVICES", "lo", 1);
   }
-  Result<std::unique_ptr<TcpStore>> store = TcpStore::Connect(store_options, Deadline::After(options.timeout));
+  Result<std::unique_ptr<TcpStore>> store =
+      TcpStore::Connect(store_options, Deadline::After(options.timeout));
   if (!store.ok()) {
     ADD_FAILURE() << "rank " << rank << ": store connect: " << store.status();
   } else {
-    Result<std::unique_ptr<Transport>> transport =
-        CreateProcessTransport(options, **store, rank);
+    Result<std::unique_ptr<Transport>> transport = CreateProcessTransport(options, **store, rank);
     if (!transport.ok()) {
       ADD_FAILURE() << "rank " << rank << ": transport: " << transport.status();
     } else {
@@ -83,11 +84,12 @@ bool AllowedToDie(const WorldOptions& options, int rank) {
 void PostDeath(Store* store, int rank, int status) {
   if (store == nullptr || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) return;
   const Deadline deadline = Deadline::AfterMs(1000);
-  Status st = SetString(*store, DeathKey(rank), StrCat("rank ", rank, " ", DescribeExit(status)),
-                        deadline);
+  Status st =
+      SetString(*store, DeathKey(rank), StrCat("rank ", rank, " ", DescribeExit(status)), deadline);
   if (st.ok()) st = store->Add(kDeathCountKey, 1, deadline).status();
-  if (!st.ok()) std::fprintf(stderr, "harness: posting the death of rank %d: %s\n", rank,
-                             st.ToString().c_str());
+  if (!st.ok())
+    std::fprintf(stderr, "harness: posting the death of rank %d: %s\n", rank,
+                 st.ToString().c_str());
 }
 
 // Reaps every child by the deadline, posting abnormal ends to `store`; kills the rest. Returns
@@ -117,16 +119,69 @@ std::vector<int> ReapChildren(const std::vector<pid_t>& pids, Deadline deadline,
   return statuses;
 }
 
+// The store server runs in a process of its own, forked while this process is still
+// single-threaded: forking rank children from a process with a live server thread would hand
+// them locks that thread may hold (UCX's memory hooks deadlocked on exactly that). It reports
+// its port through `port_pipe` and exits when `stop_fd` reaches end of file.
+[[noreturn]] void RunStoreServer(const TcpStoreServerOptions& options, int port_fd, int stop_fd) {
+  Result<std::unique_ptr<TcpStoreServer>> server = TcpStoreServer::Start(options);
+  const uint16_t port = server.ok() ? (*server)->port() : 0;
+  if (!server.ok())
+    std::fprintf(stderr, "harness: store server: %s\n", server.status().ToString().c_str());
+  ssize_t ignored = ::write(port_fd, &port, sizeof(port));
+  (void)ignored;
+  ::close(port_fd);
+  char byte;
+  while (::read(stop_fd, &byte, 1) > 0) {
+  }
+  if (server.ok()) (*server)->Stop();
+  std::_Exit(0);
+}
+
+// Starts the store server process; returns its pid and port (0 on failure).
+pid_t StartStoreProcess(const TcpStoreServerOptions& options, int stop_pipe[2], uint16_t* port) {
+  int port_pipe[2];
+  *port = 0;
+  if (::pipe(port_pipe) != 0 || ::pipe(stop_pipe) != 0) return -1;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(port_pipe[0]);
+    ::close(stop_pipe[1]);
+    RunStoreServer(options, port_pipe[1], stop_pipe[0]);
+  }
+  ::close(port_pipe[1]);
+  ::close(stop_pipe[0]);
+  if (pid > 0 && ::read(port_pipe[0], port, sizeof(*port)) != static_cast<ssize_t>(sizeof(*port))) {
+    *port = 0;
+  }
+  ::close(port_pipe[0]);
+  return pid;
+}
+
 }  // namespace
 
 void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&)>& body) {
   const std::string description = DescribeWorld(options);
   TcpStoreServerOptions server_options;
   server_options.secret = FreshSecret();
-  Result<std::unique_ptr<TcpStoreServer>> server = TcpStoreServer::Start(server_options);
-  ASSERT_TRUE(server.ok()) << "store server: " << server.status();
+  int stop_pipe[2] = {-1, -1};
+  uint16_t port = 0;
+  const pid_t server_pid = StartStoreProcess(server_options, stop_pipe, &port);
+  ASSERT_GT(server_pid, 0) << "fork of the store server failed";
+  // Stops the server process however this function returns.
+  const auto stop_server = [&] {
+    ::close(stop_pipe[1]);
+    int status = 0;
+    ::waitpid(server_pid, &status, 0);
+  };
+  if (port == 0) {
+    stop_server();
+    FAIL() << "the store server did not start";
+  }
   TcpStoreOptions store_options;
-  store_options.port = (*server)->port();
+  store_options.port = port;
   store_options.secret = server_options.secret;
 
   int go_pipe[2];
@@ -150,9 +205,8 @@ void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&
 
   Result<std::unique_ptr<TcpStore>> parent_store =
       TcpStore::Connect(store_options, Deadline::After(options.timeout));
-  const std::vector<int> statuses =
-      ReapChildren(pids, Deadline::After(3 * options.timeout),
-                   parent_store.ok() ? parent_store->get() : nullptr);
+  const std::vector<int> statuses = ReapChildren(pids, Deadline::After(3 * options.timeout),
+                                                 parent_store.ok() ? parent_store->get() : nullptr);
   for (int r = 0; r < options.size; ++r) {
     const int status = statuses[static_cast<size_t>(r)];
     if (status == -1) {
@@ -163,10 +217,12 @@ void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&
                     << " (its messages are above)";
     }
   }
+  parent_store = Status(StatusCode::kAborted, "world finished");  // disconnect before stopping
+  stop_server();
 }
 
-Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options,
-                                                          Store& store, int rank) {
+Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options, Store& store,
+                                                          int rank) {
   switch (options.transport) {
     case TransportKind::kNone:
       return std::unique_ptr<Transport>();
@@ -175,9 +231,9 @@ Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& op
                                   ": the in-process transport cannot join processes");
     case TransportKind::kUcx: {
       // One UCX context per process, created here in the child (never before fork()).
-      TIDAL_ASSIGN_OR_RETURN(std::unique_ptr<UcxTransport> ucx,
-                             ConnectUcxWorld(store, "world", rank, options.size,
-                                             Deadline::After(options.timeout)));
+      TIDAL_ASSIGN_OR_RETURN(
+          std::unique_ptr<UcxTransport> ucx,
+          ConnectUcxWorld(store, "world", rank, options.size, Deadline::After(options.timeout)));
       return std::unique_ptr<Transport>(std::move(ucx));
     }
   }
