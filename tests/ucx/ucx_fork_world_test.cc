@@ -215,8 +215,10 @@ ForkWorldOptions TwoRanksNoBarrier() {
 }
 
 TEST(UcxForkWorld, ReportsAFailingRank) {
+  // Rank 1 leaves only once rank 0 has set up its endpoints (else rank 0's setup may fail).
   const std::vector<ForkOutcome> outcomes = RunForked(TwoRanksNoBarrier(), [](ForkRank& env) {
-    if (env.rank() == 1) _exit(7);
+    if (env.rank() == 0) env.SetFlag("ready");
+    if (env.rank() == 1 && env.WaitFlag("ready", env.deadline()).ok()) _exit(7);
   });
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_TRUE(outcomes[0].ok());
@@ -226,7 +228,8 @@ TEST(UcxForkWorld, ReportsAFailingRank) {
 
 TEST(UcxForkWorld, ReportsAKilledRank) {
   const std::vector<ForkOutcome> outcomes = RunForked(TwoRanksNoBarrier(), [](ForkRank& env) {
-    if (env.rank() == 0) raise(SIGKILL);
+    if (env.rank() == 1) env.SetFlag("ready");
+    if (env.rank() == 0 && env.WaitFlag("ready", env.deadline()).ok()) raise(SIGKILL);
   });
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_FALSE(outcomes[0].exited);
