@@ -1,10 +1,11 @@
 // DeviceBuffer and the pattern kernel; skips without a GPU (and without CUDA in the build).
+#include "tidal/cuda/device_buffer.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "tidal/core/build_info.h"
-#include "tidal/cuda/device_buffer.h"
 
 namespace tidal {
 namespace {

@@ -14,6 +14,7 @@
 #include "harness/world_internal.h"
 #include "tidal/core/logging.h"
 #include "tidal/core/mutex.h"
+#include "tidal/core/random.h"
 #include "tidal/transport/inproc/inproc_transport.h"
 #include "tidal/transport/wait.h"
 
@@ -43,10 +44,7 @@ void InstallListenerOnce() {
 }  // namespace
 
 uint64_t MixSeed(uint64_t seed, uint64_t salt) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return MixBits(seed + 0x9e3779b97f4a7c15ULL * (salt + 1));
 }
 
 void SetCurrentRank(int rank, const std::string* world) {

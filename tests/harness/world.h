@@ -110,15 +110,15 @@ void RunWorld(const WorldOptions& options, const std::function<void(RankEnv&)>& 
 }  // namespace tidal::testing
 
 // gtest helpers for Status and Result.
-#define ASSERT_OK(expr)                                                   \
-  do {                                                                    \
-    const auto& tidal_assert_st_ = (expr);                                \
-    ASSERT_TRUE(tidal_assert_st_.ok())                                    \
+#define ASSERT_OK(expr)                                                     \
+  do {                                                                      \
+    const auto& tidal_assert_st_ = (expr);                                  \
+    ASSERT_TRUE(tidal_assert_st_.ok())                                      \
         << #expr << ": " << ::tidal::internal::GetStatus(tidal_assert_st_); \
   } while (0)
-#define EXPECT_OK(expr)                                                   \
-  do {                                                                    \
-    const auto& tidal_expect_st_ = (expr);                                \
-    EXPECT_TRUE(tidal_expect_st_.ok())                                    \
+#define EXPECT_OK(expr)                                                     \
+  do {                                                                      \
+    const auto& tidal_expect_st_ = (expr);                                  \
+    EXPECT_TRUE(tidal_expect_st_.ok())                                      \
         << #expr << ": " << ::tidal::internal::GetStatus(tidal_expect_st_); \
   } while (0)

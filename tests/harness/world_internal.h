@@ -81,7 +81,7 @@ void RunProcesses(const WorldOptions& options, const std::function<void(RankEnv&
 
 // Processes mode: the transport a child uses (kNone gives nullptr; kUcx connects through the
 // store). Defined in world_processes.cc.
-Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options,
-                                                          Store& store, int rank);
+Result<std::unique_ptr<Transport>> CreateProcessTransport(const WorldOptions& options, Store& store,
+                                                          int rank);
 
 }  // namespace tidal::testing::internal

@@ -28,8 +28,8 @@ InProcRanks MakeRanks(const WorldOptions& options) {
   for (int r = 0; r < options.size; ++r) {
     FaultTransport* fault = nullptr;
     std::unique_ptr<Transport> transport = world ? world->CreateTransport(r, &fault) : nullptr;
-    ranks.envs.push_back(std::make_unique<RankEnvImpl>(options, r, ranks.store.get(),
-                                                       std::move(transport), fault));
+    ranks.envs.push_back(
+        std::make_unique<RankEnvImpl>(options, r, ranks.store.get(), std::move(transport), fault));
   }
   return ranks;
 }
@@ -51,8 +51,7 @@ void RunCooperative(const WorldOptions& options, const std::function<void(RankEn
       // messages or rendezvous sends); it is shut down after every rank returned.
     });
   }
-  scheduler.set_on_switch_in(
-      [&description](int rank) { SetCurrentRank(rank, &description); });
+  scheduler.set_on_switch_in([&description](int rank) { SetCurrentRank(rank, &description); });
   const WaitHookSlot previous = SetThreadWaitHook({&YieldFiber, &scheduler});
   scheduler.Run();
   SetThreadWaitHook(previous);

@@ -9,28 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "harness/shell.h"
+
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using RunResult = tidal::testing::ShellResult;
 
-// Runs `<env> tidalrun <args>` through the shell, capturing output.
+// Runs `<env> tidalrun <args>`, capturing output.
 RunResult RunTidalrun(const std::string& env, const std::string& args) {
-  const std::string command =
-      env + " " + std::string(TIDAL_BINARY_DIR) + "/bin/tidalrun " + args + " 2>&1";
-  RunResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return tidal::testing::RunShell(env + " " + tidal::testing::BinPath("tidalrun") + " " + args);
 }
 
-std::string P2pPerf() { return std::string(TIDAL_BINARY_DIR) + "/bin/p2p_perf"; }
+std::string P2pPerf() { return tidal::testing::BinPath("p2p_perf"); }
 
 struct Table {
   bool header = false;

@@ -9,25 +9,14 @@
 #include <regex>
 #include <string>
 
+#include "harness/shell.h"
+
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using tidal::testing::RunShell;
+using RunResult = tidal::testing::ShellResult;
 
-RunResult RunShell(const std::string& command) {
-  RunResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string Bin(const std::string& name) { return std::string(TIDAL_BINARY_DIR) + "/bin/" + name; }
+std::string Bin(const std::string& name) { return tidal::testing::BinPath(name); }
 
 void ExpectFourSuccessLines(const RunResult& r) {
   EXPECT_EQ(r.exit_code, 0) << r.output;

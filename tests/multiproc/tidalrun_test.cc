@@ -7,29 +7,15 @@
 #include <cstdio>
 #include <string>
 
+#include "harness/shell.h"
+
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-  double seconds = 0;
-};
+using RunResult = tidal::testing::ShellResult;
 
-// Runs `tidalrun <args>` through the shell, capturing output.
+// Runs `tidalrun <args>`, capturing output.
 RunResult RunTidalrun(const std::string& args) {
-  const std::string command =
-      std::string(TIDAL_BINARY_DIR) + "/bin/tidalrun " + args + " 2>&1";
-  const auto start = std::chrono::steady_clock::now();
-  RunResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return result;
+  return tidal::testing::RunShell(tidal::testing::BinPath("tidalrun") + " " + args);
 }
 
 TEST(Tidalrun, RunsEveryRankWithItsEnvironmentAndTagsOutput) {
@@ -40,8 +26,8 @@ TEST(Tidalrun, RunsEveryRankWithItsEnvironmentAndTagsOutput) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (int rank = 0; rank < 3; ++rank) {
     const std::string tag = "[" + std::to_string(rank) + "] ";
-    EXPECT_NE(r.output.find(tag + "rank=" + std::to_string(rank) + " size=3 local=" +
-                            std::to_string(rank) + "/3 port=set secret=32"),
+    EXPECT_NE(r.output.find(tag + "rank=" + std::to_string(rank) +
+                            " size=3 local=" + std::to_string(rank) + "/3 port=set secret=32"),
               std::string::npos)
         << r.output;
     EXPECT_NE(r.output.find(tag + "err"), std::string::npos) << r.output;
@@ -62,7 +48,7 @@ TEST(Tidalrun, DeathIsPostedToTheStoreForTheOtherRanks) {
   // Rank 0 waits for the liveness key of rank 1 and prints it; rank 1 fails.
   const RunResult r = RunTidalrun(
       "-n 2 --grace 3 --timeout 30 sh -c 'if [ $TIDAL_RANK = 1 ]; then exit 3; fi; exec " +
-      std::string(TIDAL_BINARY_DIR) + "/bin/store_probe tidal/dead/1 5000'");
+      tidal::testing::BinPath("store_probe") + " tidal/dead/1 5000'");
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("[0] tidal/dead/1 = rank 1 exited with code 3"), std::string::npos)
       << r.output;

@@ -34,14 +34,15 @@ TEST_P(UcxConformance, BasicCases) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Transports, UcxConformance,
-    ::testing::Combine(::testing::Values("tcp,self", "sm,self"), ::testing::Values(2, 3, 4)),
-    [](const ::testing::TestParamInfo<UcxParam>& param) {
-      std::string tls = std::get<0>(param.param);
-      return (tls.starts_with("tcp") ? std::string("tcp") : std::string("shm")) + "_" +
-             std::to_string(std::get<1>(param.param)) + "ranks";
-    });
+INSTANTIATE_TEST_SUITE_P(Transports, UcxConformance,
+                         ::testing::Combine(::testing::Values("tcp,self", "sm,self"),
+                                            ::testing::Values(2, 3, 4)),
+                         [](const ::testing::TestParamInfo<UcxParam>& param) {
+                           std::string tls = std::get<0>(param.param);
+                           return (tls.starts_with("tcp") ? std::string("tcp")
+                                                          : std::string("shm")) +
+                                  "_" + std::to_string(std::get<1>(param.param)) + "ranks";
+                         });
 
 }  // namespace
 }  // namespace tidal::testing

@@ -90,7 +90,8 @@ TEST(ResultDeathTest, ConstructionFromOkStatusAborts) {
 TEST(CheckDeathTest, PrintsConditionAndBothOperands) {
   int a = 3;
   int b = 4;
-  EXPECT_DEATH(TIDAL_CHECK_EQ(a, b) << "extra context", "Check failed: a == b \\(3 vs. 4\\) extra context");
+  EXPECT_DEATH(TIDAL_CHECK_EQ(a, b) << "extra context",
+               "Check failed: a == b \\(3 vs. 4\\) extra context");
   EXPECT_DEATH(TIDAL_CHECK_LT(b, a), "Check failed: b < a \\(4 vs. 3\\)");
   EXPECT_DEATH(TIDAL_CHECK(a > b) << "why", "core_test.cc:[0-9]+ Check failed: a > b why");
   EXPECT_DEATH(TIDAL_CHECK_OK(InvalidArgumentError("bad")), "INVALID_ARGUMENT: bad");

@@ -1,5 +1,7 @@
 // The knob table is the one place a TIDAL_* variable is declared: every name used anywhere in the
 // sources must be in it, and every entry must be documented.
+#include "tidal/core/knobs.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,8 +9,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include "tidal/core/knobs.h"
 
 namespace tidal {
 namespace {

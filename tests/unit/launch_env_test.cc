@@ -1,10 +1,10 @@
 // ReadLaunchEnv against the environments each launcher really sets.
+#include "tidal/comm/launch_env.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
-
-#include "tidal/comm/launch_env.h"
 
 namespace tidal {
 namespace {
@@ -46,8 +46,11 @@ TEST(LaunchEnv, Tidalrun) {
 
 TEST(LaunchEnv, TorchrunUsesTheNextPortAfterMasterPort) {
   auto env = [](const char* rank) {
-    return FakeEnv({{"RANK", rank}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", rank},
-                    {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
+    return FakeEnv({{"RANK", rank},
+                    {"WORLD_SIZE", "2"},
+                    {"LOCAL_RANK", rank},
+                    {"LOCAL_WORLD_SIZE", "2"},
+                    {"MASTER_ADDR", "127.0.0.1"},
                     {"MASTER_PORT", "29500"}});
   };
   Result<LaunchInfo> r0 = ReadLaunchEnv(env("0"));
@@ -62,8 +65,10 @@ TEST(LaunchEnv, TorchrunUsesTheNextPortAfterMasterPort) {
 
 TEST(LaunchEnv, OpenMpiDerivesOnePortForTheWholeJob) {
   auto env = [](const char* rank) {
-    return FakeEnv({{"OMPI_COMM_WORLD_RANK", rank}, {"OMPI_COMM_WORLD_SIZE", "3"},
-                    {"OMPI_COMM_WORLD_LOCAL_RANK", rank}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "3"},
+    return FakeEnv({{"OMPI_COMM_WORLD_RANK", rank},
+                    {"OMPI_COMM_WORLD_SIZE", "3"},
+                    {"OMPI_COMM_WORLD_LOCAL_RANK", rank},
+                    {"OMPI_COMM_WORLD_LOCAL_SIZE", "3"},
                     {"PMIX_NAMESPACE", "prterun-host-1234@1"}});
   };
   Result<LaunchInfo> r0 = ReadLaunchEnv(env("0"));
@@ -77,13 +82,16 @@ TEST(LaunchEnv, OpenMpiDerivesOnePortForTheWholeJob) {
 }
 
 TEST(LaunchEnv, SlurmAcrossHostsNeedsAStoreAddress) {
-  Result<LaunchInfo> info = ReadLaunchEnv(
-      FakeEnv({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
-               {"SLURM_JOB_ID", "77"}}));
+  Result<LaunchInfo> info = ReadLaunchEnv(FakeEnv({{"SLURM_PROCID", "5"},
+                                                   {"SLURM_NTASKS", "8"},
+                                                   {"SLURM_LOCALID", "1"},
+                                                   {"SLURM_JOB_ID", "77"}}));
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.status().message().find("TIDAL_STORE_ADDR"), std::string_view::npos);
-  info = ReadLaunchEnv(FakeEnv({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"},
-                                {"SLURM_LOCALID", "1"}, {"SLURM_JOB_ID", "77"},
+  info = ReadLaunchEnv(FakeEnv({{"SLURM_PROCID", "5"},
+                                {"SLURM_NTASKS", "8"},
+                                {"SLURM_LOCALID", "1"},
+                                {"SLURM_JOB_ID", "77"},
                                 {"TIDAL_STORE_ADDR", "10.0.0.1"}}));
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->launcher, Launcher::kSlurm);
@@ -93,16 +101,16 @@ TEST(LaunchEnv, SlurmAcrossHostsNeedsAStoreAddress) {
 }
 
 TEST(LaunchEnv, MalformedValuesNameTheVariable) {
-  Result<LaunchInfo> info = ReadLaunchEnv(FakeEnv({{"RANK", "4"}, {"WORLD_SIZE", "4"},
-                                                   {"MASTER_PORT", "1"}}));
+  Result<LaunchInfo> info =
+      ReadLaunchEnv(FakeEnv({{"RANK", "4"}, {"WORLD_SIZE", "4"}, {"MASTER_PORT", "1"}}));
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(info.status().message().find("RANK=4"), std::string_view::npos) << info.status();
   info = ReadLaunchEnv(FakeEnv({{"TIDAL_RANK", "x"}, {"TIDAL_WORLD_SIZE", "2"}}));
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.status().message().find("TIDAL_RANK=x"), std::string_view::npos);
-  info = ReadLaunchEnv(FakeEnv({{"TIDAL_RANK", "0"}, {"TIDAL_WORLD_SIZE", "2"},
-                                {"TIDAL_STORE_PORT", "70000"}}));
+  info = ReadLaunchEnv(
+      FakeEnv({{"TIDAL_RANK", "0"}, {"TIDAL_WORLD_SIZE", "2"}, {"TIDAL_STORE_PORT", "70000"}}));
   ASSERT_FALSE(info.ok());
   EXPECT_NE(info.status().message().find("TIDAL_STORE_PORT=70000"), std::string_view::npos);
 }

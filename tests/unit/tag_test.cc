@@ -1,10 +1,10 @@
 // The tag layout round-trips every field and keeps fields from bleeding into each other.
+#include "tidal/transport/tag.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <sstream>
-
-#include "tidal/transport/tag.h"
 
 namespace tidal {
 namespace {

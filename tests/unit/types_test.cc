@@ -1,7 +1,7 @@
 // Data type and reduction names parse both ways, as the perf tools and the C API spell them.
-#include <gtest/gtest.h>
-
 #include "tidal/coll/types.h"
+
+#include <gtest/gtest.h>
 
 namespace tidal::coll {
 namespace {

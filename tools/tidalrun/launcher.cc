@@ -116,8 +116,8 @@ Status Job::StartStore() {
   server_options.secret = secret_;
   TIDAL_ASSIGN_OR_RETURN(server_, TcpStoreServer::Start(server_options));
   TcpStoreOptions client_options;
-  client_options.host = server_options.bind_address == "0.0.0.0" ? "127.0.0.1"
-                                                                  : server_options.bind_address;
+  client_options.host =
+      server_options.bind_address == "0.0.0.0" ? "127.0.0.1" : server_options.bind_address;
   client_options.port = server_->port();
   client_options.secret = secret_;
   TIDAL_ASSIGN_OR_RETURN(client_, TcpStore::Connect(client_options, Deadline::AfterMs(5000)));
@@ -211,8 +211,8 @@ void Job::PostDeath(int rank, const std::string& how) {
   const Deadline deadline = Deadline::AfterMs(1000);
   Status st = SetString(*client_, DeathKey(rank), how, deadline);
   if (st.ok()) st = client_->Add(kDeathCountKey, 1, deadline).status();
-  if (!st.ok()) Say("could not post the death of rank " + std::to_string(rank) + ": " +
-                    st.ToString());
+  if (!st.ok())
+    Say("could not post the death of rank " + std::to_string(rank) + ": " + st.ToString());
 }
 
 void Job::SignalAll(int sig) {

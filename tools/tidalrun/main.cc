@@ -2,7 +2,6 @@
 //
 //   tidalrun -n 4 [--timeout 60] [--grace 2] [--no-tag-output] prog [args...]
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -18,8 +17,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "tidalrun: starts N local ranks of a program, hosts their rendezvous store, prefixes "
       "output with the rank, and stops every rank if one fails."};
-  app.add_option("-n,--np", options.ranks, "number of ranks")->required()->check(
-      CLI::Range(1, 4096));
+  app.add_option("-n,--np", options.ranks, "number of ranks")
+      ->required()
+      ->check(CLI::Range(1, 4096));
   app.add_option("--timeout", timeout_s, "stop every rank after this many seconds (exit 124)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--grace", grace_s,

@@ -46,7 +46,8 @@ Result<int> OptionalInt(const EnvReader& env, const char* name, int64_t lo, int6
 }
 
 Status ReadIdentity(const EnvReader& env, const IdentityVars& vars, LaunchInfo* info) {
-  TIDAL_ASSIGN_OR_RETURN(int64_t size, ParseInt(vars.size, env(vars.size).value_or(""), 1, 1 << 20));
+  TIDAL_ASSIGN_OR_RETURN(int64_t size,
+                         ParseInt(vars.size, env(vars.size).value_or(""), 1, 1 << 20));
   TIDAL_ASSIGN_OR_RETURN(int64_t rank, ParseInt(vars.rank, *env(vars.rank), 0, size - 1));
   info->launcher = vars.launcher;
   info->rank = static_cast<int>(rank);
@@ -66,7 +67,8 @@ uint16_t PortFromJobId(std::string_view job_id) {
 
 std::optional<std::string> JobId(const EnvReader& env, Launcher launcher) {
   if (launcher == Launcher::kOpenMpi) {
-    for (const char* name : {"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "OMPI_MCA_orte_hnp_uri"}) {
+    for (const char* name :
+         {"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "OMPI_MCA_orte_hnp_uri"}) {
       if (std::optional<std::string> id = env(name)) return *id;
     }
   }
@@ -84,7 +86,8 @@ Result<uint16_t> StorePort(const EnvReader& env, Launcher launcher) {
   }
   if (launcher == Launcher::kTorchrun) {
     std::optional<std::string> master = env("MASTER_PORT");
-    if (!master) return InvalidArgumentError("torchrun launch without MASTER_PORT: set TIDAL_STORE_PORT");
+    if (!master)
+      return InvalidArgumentError("torchrun launch without MASTER_PORT: set TIDAL_STORE_PORT");
     TIDAL_ASSIGN_OR_RETURN(int64_t value, ParseInt("MASTER_PORT", *master, 1, 65534));
     return static_cast<uint16_t>(value + 1);
   }
@@ -142,8 +145,9 @@ Result<LaunchInfo> ReadLaunchEnv(const EnvReader& env) {
   LaunchInfo info;
   for (const IdentityVars& vars : kIdentities) {
     if (!env(vars.rank).has_value()) continue;
-    TIDAL_RETURN_IF_ERROR(ReadIdentity(env, vars, &info).WithContext(
-        StrCat("reading the ", LauncherName(vars.launcher), " environment")));
+    TIDAL_RETURN_IF_ERROR(
+        ReadIdentity(env, vars, &info)
+            .WithContext(StrCat("reading the ", LauncherName(vars.launcher), " environment")));
     break;
   }
   TIDAL_RETURN_IF_ERROR(ReadStore(env, &info));

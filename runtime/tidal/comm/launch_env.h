@@ -2,14 +2,17 @@
 // the job's rendezvous store lives. Clusters launch tidal with the launchers they already run:
 //
 //   launcher   identity variables                                    store
-//   tidalrun   TIDAL_RANK, TIDAL_WORLD_SIZE, TIDAL_LOCAL_RANK/SIZE   TIDAL_STORE_ADDR/PORT, TIDAL_SECRET
+//   tidalrun   TIDAL_RANK, TIDAL_WORLD_SIZE, TIDAL_LOCAL_RANK/SIZE   TIDAL_STORE_ADDR/PORT,
+//   TIDAL_SECRET
 //                                                                    (hosted by tidalrun)
-//   torchrun   RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE        MASTER_ADDR; port TIDAL_STORE_PORT
-//                                                                    or MASTER_PORT + 1 (torchrun's own
-//                                                                    store holds MASTER_PORT)
-//   Open MPI   OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE  TIDAL_STORE_ADDR or 127.0.0.1;
-//                                                                    port TIDAL_STORE_PORT or derived
-//                                                                    from the job id
+//   torchrun   RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE        MASTER_ADDR; port
+//   TIDAL_STORE_PORT
+//                                                                    or MASTER_PORT + 1 (torchrun's
+//                                                                    own store holds MASTER_PORT)
+//   Open MPI   OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE  TIDAL_STORE_ADDR or
+//   127.0.0.1;
+//                                                                    port TIDAL_STORE_PORT or
+//                                                                    derived from the job id
 //   Slurm      SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID             as Open MPI (job and step id)
 //   none       a single process: rank 0 of 1                         in-process
 //

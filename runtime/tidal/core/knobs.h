@@ -14,46 +14,47 @@
 #include "tidal/core/status.h"
 
 // X(enumerator, environment name, default, meaning)
-#define TIDAL_KNOB_TABLE(X)                                                                      \
-  X(kDebug, "TIDAL_DEBUG", "WARN", "Log level: NONE, ERROR, WARN, INFO, DEBUG or TRACE")        \
-  X(kDebugSubsys, "TIDAL_DEBUG_SUBSYS", "ALL",                                                   \
-    "Subsystems to log, comma-separated (INIT, STORE, TRANSPORT, PROGRESS, TOPO, COMM, COLL, "   \
-    "GOSSIP, OPTIM, TOOLS, TEST), ALL, or ^LIST to exclude")                                     \
-  X(kDebugFile, "TIDAL_DEBUG_FILE", "", "Write the log to this file instead of stderr (%h host, " \
-    "%p pid)")                                                                                   \
-  X(kRank, "TIDAL_RANK", "", "This process's rank in the world (set by tidalrun)")               \
-  X(kWorldSize, "TIDAL_WORLD_SIZE", "", "Number of ranks in the world (set by tidalrun)")        \
-  X(kLocalRank, "TIDAL_LOCAL_RANK", "", "Rank among the ranks of this host (set by tidalrun)")   \
-  X(kLocalSize, "TIDAL_LOCAL_SIZE", "", "Number of ranks on this host (set by tidalrun)")        \
+#define TIDAL_KNOB_TABLE(X)                                                                       \
+  X(kDebug, "TIDAL_DEBUG", "WARN", "Log level: NONE, ERROR, WARN, INFO, DEBUG or TRACE")          \
+  X(kDebugSubsys, "TIDAL_DEBUG_SUBSYS", "ALL",                                                    \
+    "Subsystems to log, comma-separated (INIT, STORE, TRANSPORT, PROGRESS, TOPO, COMM, COLL, "    \
+    "GOSSIP, OPTIM, TOOLS, TEST), ALL, or ^LIST to exclude")                                      \
+  X(kDebugFile, "TIDAL_DEBUG_FILE", "",                                                           \
+    "Write the log to this file instead of stderr (%h host, "                                     \
+    "%p pid)")                                                                                    \
+  X(kRank, "TIDAL_RANK", "", "This process's rank in the world (set by tidalrun)")                \
+  X(kWorldSize, "TIDAL_WORLD_SIZE", "", "Number of ranks in the world (set by tidalrun)")         \
+  X(kLocalRank, "TIDAL_LOCAL_RANK", "", "Rank among the ranks of this host (set by tidalrun)")    \
+  X(kLocalSize, "TIDAL_LOCAL_SIZE", "", "Number of ranks on this host (set by tidalrun)")         \
   X(kStoreAddr, "TIDAL_STORE_ADDR", "127.0.0.1", "Host of the rendezvous TCP store")              \
-  X(kStorePort, "TIDAL_STORE_PORT", "", "Port of the rendezvous TCP store")                      \
-  X(kStoreBind, "TIDAL_STORE_BIND", "127.0.0.1",                                                 \
-    "Address the TCP store server binds to; 0.0.0.0 for multi-host jobs (set a secret)")         \
-  X(kSecret, "TIDAL_SECRET", "",                                                                 \
-    "Job secret every store client must present; without one only loopback clients are "        \
-    "admitted")                                                                                  \
-  X(kStoreMaxValue, "TIDAL_STORE_MAX_VALUE", "67108864",                                         \
-    "Largest key+value a store request may carry, in bytes; larger requests are refused")        \
-  X(kStoreMaxBytes, "TIDAL_STORE_MAX_BYTES", "1073741824",                                       \
-    "Total bytes of keys and values a TCP store server holds before refusing writes")            \
+  X(kStorePort, "TIDAL_STORE_PORT", "", "Port of the rendezvous TCP store")                       \
+  X(kStoreBind, "TIDAL_STORE_BIND", "127.0.0.1",                                                  \
+    "Address the TCP store server binds to; 0.0.0.0 for multi-host jobs (set a secret)")          \
+  X(kSecret, "TIDAL_SECRET", "",                                                                  \
+    "Job secret every store client must present; without one only loopback clients are "          \
+    "admitted")                                                                                   \
+  X(kStoreMaxValue, "TIDAL_STORE_MAX_VALUE", "67108864",                                          \
+    "Largest key+value a store request may carry, in bytes; larger requests are refused")         \
+  X(kStoreMaxBytes, "TIDAL_STORE_MAX_BYTES", "1073741824",                                        \
+    "Total bytes of keys and values a TCP store server holds before refusing writes")             \
   X(kStoreFile, "TIDAL_STORE_FILE", "", "Directory of a file-based store (shared file system)")   \
   X(kTimeoutMs, "TIDAL_TIMEOUT_MS", "300000", "Default deadline of blocking operations, in ms")   \
-  X(kSpinUs, "TIDAL_SPIN_US", "100",                                                             \
-    "How long a waiter spins with sched_yield before sleeping on the event fd, in us")           \
-  X(kInprocEagerBytes, "TIDAL_INPROC_EAGER_BYTES", "8192",                                       \
-    "In-process transport: messages up to this size are copied when posted (eager); larger "    \
-    "ones are copied when matched (rendezvous)")                                              \
-  X(kUcxPeerErrors, "TIDAL_UCX_PEER_ERRORS", "auto",                                             \
-    "UCX endpoints' peer-failure handling: auto (where the transports support it, e.g. TCP; not "\
-    "shared memory), on (required) or off")                                                 \
-  X(kHostId, "TIDAL_HOST_ID", "",                                                                \
-    "Host id of this process for topology, placements and ring order (default: the host "      \
-    "name); lets tests model several hosts on one machine")                                  \
-  X(kLivenessPollMs, "TIDAL_LIVENESS_POLL_MS", "100",                                            \
-    "How often each rank checks the store for deaths of other ranks, in ms")                     \
-  X(kHeartbeatMs, "TIDAL_HEARTBEAT_MS", "1000",                                                  \
-    "Store heartbeat period under launchers other than tidalrun, in ms; 0 disables heartbeats")  \
-  X(kHeartbeatTimeoutMs, "TIDAL_HEARTBEAT_TIMEOUT_MS", "30000",                                  \
+  X(kSpinUs, "TIDAL_SPIN_US", "100",                                                              \
+    "How long a waiter spins with sched_yield before sleeping on the event fd, in us")            \
+  X(kInprocEagerBytes, "TIDAL_INPROC_EAGER_BYTES", "8192",                                        \
+    "In-process transport: messages up to this size are copied when posted (eager); larger "      \
+    "ones are copied when matched (rendezvous)")                                                  \
+  X(kUcxPeerErrors, "TIDAL_UCX_PEER_ERRORS", "auto",                                              \
+    "UCX endpoints' peer-failure handling: auto (where the transports support it, e.g. TCP; not " \
+    "shared memory), on (required) or off")                                                       \
+  X(kHostId, "TIDAL_HOST_ID", "",                                                                 \
+    "Host id of this process for topology, placements and ring order (default: the host "         \
+    "name); lets tests model several hosts on one machine")                                       \
+  X(kLivenessPollMs, "TIDAL_LIVENESS_POLL_MS", "100",                                             \
+    "How often each rank checks the store for deaths of other ranks, in ms")                      \
+  X(kHeartbeatMs, "TIDAL_HEARTBEAT_MS", "1000",                                                   \
+    "Store heartbeat period under launchers other than tidalrun, in ms; 0 disables heartbeats")   \
+  X(kHeartbeatTimeoutMs, "TIDAL_HEARTBEAT_TIMEOUT_MS", "30000",                                   \
     "A rank whose heartbeat has not moved for this long is posted dead, in ms")
 
 namespace tidal {

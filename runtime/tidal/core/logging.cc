@@ -14,8 +14,8 @@ namespace tidal {
 namespace {
 
 constexpr std::string_view kLevelNames[] = {"NONE", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
-constexpr std::string_view kSubsysNames[] = {"INIT", "STORE", "TRANSPORT", "PROGRESS",
-                                             "TOPO", "COMM",  "COLL",      "GOSSIP",
+constexpr std::string_view kSubsysNames[] = {"INIT",  "STORE", "TRANSPORT", "PROGRESS",
+                                             "TOPO",  "COMM",  "COLL",      "GOSSIP",
                                              "OPTIM", "TOOLS", "TEST"};
 static_assert(std::size(kSubsysNames) == 11, "one name per LogSubsys bit");
 

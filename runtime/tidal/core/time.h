@@ -31,8 +31,9 @@ class Deadline {
   std::chrono::nanoseconds Remaining() const {
     if (is_never()) return std::chrono::hours(24 * 365);
     const auto left = when_ - Clock::now();
-    return left > Clock::duration::zero() ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
-                                          : std::chrono::nanoseconds::zero();
+    return left > Clock::duration::zero()
+               ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
+               : std::chrono::nanoseconds::zero();
   }
 
   // Milliseconds for poll(2): -1 for Never(), rounded up so that poll does not wake early.

@@ -18,8 +18,7 @@ __global__ void FillPatternKernel(uint32_t* dst, size_t count, uint32_t rank, ui
   const size_t stride = static_cast<size_t>(blockDim.x) * gridDim.x;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
        i += stride) {
-    dst[i] = static_cast<uint32_t>(i * 2654435761u) ^ (rank * 40503u + 1u) ^
-             (seed * 2246822519u);
+    dst[i] = static_cast<uint32_t>(i * 2654435761u) ^ (rank * 40503u + 1u) ^ (seed * 2246822519u);
   }
 }
 
@@ -41,9 +40,8 @@ Status DeviceBuffer::FillPattern(size_t count, uint32_t rank, uint32_t seed) {
   }
   if (count == 0) return Status::Ok();
   const int threads = 256;
-  const int blocks = static_cast<int>((count + threads - 1) / threads < 4096
-                                          ? (count + threads - 1) / threads
-                                          : 4096);
+  const int blocks = static_cast<int>(
+      (count + threads - 1) / threads < 4096 ? (count + threads - 1) / threads : 4096);
   FillPatternKernel<<<blocks, threads>>>(static_cast<uint32_t*>(data_), count, rank, seed);
   TIDAL_RETURN_IF_ERROR(CudaError("FillPatternKernel launch", cudaGetLastError()));
   return CudaError("FillPatternKernel", cudaDeviceSynchronize());

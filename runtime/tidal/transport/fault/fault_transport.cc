@@ -32,27 +32,11 @@
 
 #include "tidal/core/check.h"
 #include "tidal/core/logging.h"
+#include "tidal/core/random.h"
 #include "tidal/core/time.h"
 
 namespace tidal {
 namespace {
-
-// splitmix64: a small, well-mixed, seedable generator (no global state).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1), 53 bits.
-  double NextDouble() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
 
 std::string Describe(int rank, bool send, int peer, Tag tag) {
   return StrCat("rank ", rank, send ? " send to rank " : " recv from rank ", peer, " ",
@@ -211,7 +195,7 @@ Status FaultTransportImpl::InjectedFailure(const std::string& what) {
     return IoError(what, ": injected failure (post ", index, ", fail_after_posts ",
                    options_.fail_after_posts, ")");
   }
-  if (options_.fail_probability > 0 && rng_.NextDouble() < options_.fail_probability) {
+  if (options_.fail_probability > 0 && rng_.Uniform() < options_.fail_probability) {
     return IoError(what, ": injected failure (post ", index, ", probability ",
                    options_.fail_probability, ")");
   }

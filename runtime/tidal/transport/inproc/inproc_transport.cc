@@ -28,6 +28,7 @@
 #include "tidal/core/check.h"
 #include "tidal/core/knobs.h"
 #include "tidal/core/logging.h"
+#include "tidal/core/random.h"
 #include "tidal/transport/inproc/inproc_mailbox.h"
 
 namespace tidal {
@@ -36,23 +37,6 @@ namespace {
 using inproc::Completion;
 using inproc::CompletionQueue;
 using inproc::Mailbox;
-
-// splitmix64: a small, well-mixed, seedable generator (no global state).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n). REQUIRES: n > 0.
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
 
 struct RankState {
   explicit RankState(int rank) : mailbox(rank) {}
