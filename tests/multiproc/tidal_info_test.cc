@@ -3,6 +3,7 @@
 // job whose ranks are all blocked in a receive.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -80,6 +81,25 @@ TEST(TidalInfoCheck, IdleRanksUseUnderTenPercentOfOneCore) {
   std::printf("idle 4-rank job: %.1f ms CPU in %.0f ms = %.2f%% of one core\n", cpu_ms, wall_ms,
               100 * cpu_ms / wall_ms);
   EXPECT_LT(cpu_ms, 0.10 * wall_ms) << r.output;
+}
+
+// No launcher at all: three processes with torchrun-style identity variables meet through a file
+// store (TIDAL_STORE_FILE) in a fresh directory, as ranks on a shared file system would.
+TEST(TidalInfoCheck, ThroughAFileStore) {
+  const std::string dir = ::testing::TempDir() + "tidal_file_store_" + std::to_string(::getpid());
+  const std::string start = "rm -rf " + dir + " && mkdir -p " + dir + " && ";
+  std::string ranks;
+  for (int r = 0; r < 3; ++r) {
+    ranks += "RANK=" + std::to_string(r) + " WORLD_SIZE=3 LOCAL_RANK=" + std::to_string(r) +
+             " LOCAL_WORLD_SIZE=3 TIDAL_STORE_FILE=" + dir + " timeout 60 " + Bin("tidal-info") +
+             " --check & p" + std::to_string(r) + "=$!; ";
+  }
+  const RunResult r = RunShell(start + ranks + "wait $p0 && wait $p1 && wait $p2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_NE(r.output.find("rank " + std::to_string(rank) + "/3 "), std::string::npos) << r.output;
+  }
+  EXPECT_NE(r.output.find("token ok"), std::string::npos) << r.output;
 }
 
 }  // namespace

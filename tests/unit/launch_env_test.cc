@@ -100,6 +100,15 @@ TEST(LaunchEnv, SlurmAcrossHostsNeedsAStoreAddress) {
   EXPECT_EQ(info->store_bind, "0.0.0.0");
 }
 
+TEST(LaunchEnv, FileStoreNeedsNoAddressOrPort) {
+  Result<LaunchInfo> info = ReadLaunchEnv(FakeEnv(
+      {{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"TIDAL_STORE_FILE", "/shared/job7"}}));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->store_file, "/shared/job7");
+  EXPECT_FALSE(info->hosts_store);
+  EXPECT_TRUE(info->store_host.empty());
+}
+
 TEST(LaunchEnv, MalformedValuesNameTheVariable) {
   Result<LaunchInfo> info =
       ReadLaunchEnv(FakeEnv({{"RANK", "4"}, {"WORLD_SIZE", "4"}, {"MASTER_PORT", "1"}}));

@@ -6,6 +6,7 @@
 #include "tidal/comm/communicator.h"
 #include "tidal/comm/launch_env.h"
 #include "tidal/core/logging.h"
+#include "tidal/store/file_store.h"
 #include "tidal/store/in_proc_store.h"
 #include "tidal/store/tcp_store.h"
 #include "tidal/store/tcp_store_server.h"
@@ -21,6 +22,12 @@ constexpr std::string_view kLeavingKey = "tidal/exit/count";
 // ranks' calls, one for the liveness watcher (calls on one TcpStore are serialized).
 Status OpenStores(const LaunchInfo& launch, CommWorld* world, std::unique_ptr<Store>* watcher_store,
                   Deadline deadline) {
+  if (!launch.store_file.empty()) {
+    TIDAL_ASSIGN_OR_RETURN(world->owned_store, FileStore::Open(launch.store_file));
+    world->store = world->owned_store.get();
+    TIDAL_ASSIGN_OR_RETURN(*watcher_store, FileStore::Open(launch.store_file));
+    return Status::Ok();
+  }
   if (launch.store_host.empty()) {
     world->owned_store = std::make_unique<InProcStore>();
     world->store = world->owned_store.get();
@@ -64,7 +71,7 @@ Result<std::shared_ptr<CommWorld>> OpenWorld(const LaunchInfo& launch, const Com
   if (watcher_store != nullptr && launch.size > 1) {
     const bool heartbeat = launch.launcher != Launcher::kTidalrun;
     TIDAL_ASSIGN_OR_RETURN(LivenessOptions liveness, LivenessOptions::FromEnv(heartbeat));
-    if (heartbeat) liveness.store_host_rank = 0;
+    if (heartbeat && launch.store_file.empty()) liveness.store_host_rank = 0;
     watcher = LivenessWatcher::Start(std::move(watcher_store), launch.rank, launch.size, liveness,
                                      nullptr);
   }

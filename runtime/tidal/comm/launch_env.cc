@@ -99,6 +99,8 @@ Result<uint16_t> StorePort(const EnvReader& env, Launcher launcher) {
 Status ReadStore(const EnvReader& env, LaunchInfo* info) {
   info->secret = env("TIDAL_SECRET").value_or("");
   if (info->size == 1 && info->launcher == Launcher::kNone) return Status::Ok();
+  info->store_file = env("TIDAL_STORE_FILE").value_or("");
+  if (!info->store_file.empty()) return Status::Ok();
   std::optional<std::string> host = env("TIDAL_STORE_ADDR");
   if (!host && info->launcher == Launcher::kTorchrun) host = env("MASTER_ADDR");
   const bool one_host = info->local_size == info->size;

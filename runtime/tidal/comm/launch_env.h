@@ -16,8 +16,9 @@
 //   Slurm      SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID             as Open MPI (job and step id)
 //   none       a single process: rank 0 of 1                         in-process
 //
-// Under every launcher but tidalrun, rank 0 hosts the store server. TIDAL_* variables, when set,
-// override what a launcher says. Without TIDAL_SECRET the store admits loopback clients only.
+// Under every launcher but tidalrun, rank 0 hosts the store server, unless TIDAL_STORE_FILE names
+// a directory on a file system all ranks share (then that is the store). TIDAL_* variables, when
+// set, override what a launcher says. Without TIDAL_SECRET the store admits loopback clients only.
 //
 // Thread safety: ReadLaunchEnv is a pure function of the reader it is given.
 #pragma once
@@ -50,6 +51,9 @@ struct LaunchInfo {
   // and the address it binds.
   bool hosts_store = false;
   std::string store_bind;
+  // TIDAL_STORE_FILE: a directory every rank sees (shared file system). When set, the job's
+  // store is a FileStore there and no TCP store is hosted or contacted.
+  std::string store_file;
   std::string secret;
 };
 

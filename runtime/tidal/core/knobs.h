@@ -37,7 +37,9 @@
     "Largest key+value a store request may carry, in bytes; larger requests are refused")         \
   X(kStoreMaxBytes, "TIDAL_STORE_MAX_BYTES", "1073741824",                                        \
     "Total bytes of keys and values a TCP store server holds before refusing writes")             \
-  X(kStoreFile, "TIDAL_STORE_FILE", "", "Directory of a file-based store (shared file system)")   \
+  X(kStoreFile, "TIDAL_STORE_FILE", "",                                                           \
+    "Use a file store in this directory (on a file system every rank sees, fresh for each job) "  \
+    "instead of a TCP store")                                                                     \
   X(kTimeoutMs, "TIDAL_TIMEOUT_MS", "300000", "Default deadline of blocking operations, in ms")   \
   X(kSpinUs, "TIDAL_SPIN_US", "100",                                                              \
     "How long a waiter spins with sched_yield before sleeping on the event fd, in us")            \
