@@ -1,4 +1,7 @@
 // Internals shared by the harness's three modes (world.cc, world_modes.cc, world_processes.cc).
+//
+// Thread safety: a RankEnvImpl belongs to its rank's thread or fiber; InProcWorld is used by the
+// thread that runs the world; SetCurrentRank is per thread.
 #pragma once
 
 #include <memory>
