@@ -57,7 +57,10 @@
   X(kHeartbeatMs, "TIDAL_HEARTBEAT_MS", "1000",                                                   \
     "Store heartbeat period under launchers other than tidalrun, in ms; 0 disables heartbeats")   \
   X(kHeartbeatTimeoutMs, "TIDAL_HEARTBEAT_TIMEOUT_MS", "30000",                                   \
-    "A rank whose heartbeat has not moved for this long is posted dead, in ms")
+    "A rank whose heartbeat has not moved for this long is posted dead, in ms")                 \
+  X(kReduceIsa, "TIDAL_REDUCE_ISA", "auto",                                                       \
+    "CPU reduction kernels: auto (the best this CPU supports), scalar, avx2 or avx512; a variant " \
+    "the CPU lacks falls back to auto with a warning")
 
 namespace tidal {
 
