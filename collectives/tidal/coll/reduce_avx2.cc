@@ -61,6 +61,38 @@ void HalfKernelF16c(void* out, const void* a, const void* b, size_t count) {
   for (; i < count; ++i) o[i] = Step<DataType::kFloat16, O>(x[i], y[i]);
 }
 
+// bf16, 8 lanes at a time: widen by a shift, combine, round as FloatToBFloat16 does.
+template <ReduceOp O>
+void BFloat16KernelAvx2(void* out, const void* a, const void* b, size_t count) {
+  auto* o = static_cast<uint16_t*>(out);
+  const auto* x = static_cast<const uint16_t*>(a);
+  const auto* y = static_cast<const uint16_t*>(b);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i round_bias = _mm256_set1_epi32(0x7FFF);
+  const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i inf = _mm256_set1_epi32(0x7F800000);
+  const __m256i quiet = _mm256_set1_epi32(0x0040);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256i wx = _mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))), 16);
+    const __m256i wy = _mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i))), 16);
+    const __m256i w =
+        _mm256_castps_si256(CombineVector<O>(_mm256_castsi256_ps(wx), _mm256_castsi256_ps(wy)));
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(w, 16), one);
+    const __m256i rounded =
+        _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(w, round_bias), lsb), 16);
+    const __m256i nan = _mm256_or_si256(_mm256_srli_epi32(w, 16), quiet);
+    const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(w, abs_mask), inf);
+    const __m256i r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    // packus interleaves 128-bit lanes; the permute restores element order.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i), _mm256_castsi256_si128(packed));
+  }
+  for (; i < count; ++i) o[i] = Step<DataType::kBFloat16, O>(x[i], y[i]);
+}
+
 constexpr ReduceKernelTable MakeAvx2Table() {
   ReduceKernelTable table = kTable;
   const size_t half = static_cast<size_t>(DataType::kFloat16) * kNumReduceOps;
@@ -69,6 +101,12 @@ constexpr ReduceKernelTable MakeAvx2Table() {
   table.fn[half + static_cast<size_t>(ReduceOp::kMin)] = &HalfKernelF16c<ReduceOp::kMin>;
   table.fn[half + static_cast<size_t>(ReduceOp::kMax)] = &HalfKernelF16c<ReduceOp::kMax>;
   table.fn[half + static_cast<size_t>(ReduceOp::kAvg)] = &HalfKernelF16c<ReduceOp::kAvg>;
+  const size_t bf16 = static_cast<size_t>(DataType::kBFloat16) * kNumReduceOps;
+  table.fn[bf16 + static_cast<size_t>(ReduceOp::kSum)] = &BFloat16KernelAvx2<ReduceOp::kSum>;
+  table.fn[bf16 + static_cast<size_t>(ReduceOp::kProd)] = &BFloat16KernelAvx2<ReduceOp::kProd>;
+  table.fn[bf16 + static_cast<size_t>(ReduceOp::kMin)] = &BFloat16KernelAvx2<ReduceOp::kMin>;
+  table.fn[bf16 + static_cast<size_t>(ReduceOp::kMax)] = &BFloat16KernelAvx2<ReduceOp::kMax>;
+  table.fn[bf16 + static_cast<size_t>(ReduceOp::kAvg)] = &BFloat16KernelAvx2<ReduceOp::kAvg>;
   return table;
 }
 
