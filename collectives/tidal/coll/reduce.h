@@ -8,10 +8,10 @@
 // divide in fp32 and round once, integers divide the (wrapped) sum by n truncating toward zero.
 //
 // Kernels exist in three variants (scalar = baseline x86-64, AVX2+F16C, AVX-512F/BW), the same
-// loops compiled three times with target attributes and -ffp-contract=off (AVX2 adds an F16C loop
-// for fp16 with the same operations), so every variant returns the same bits (replicated state
-// across ranks must match bit for bit). The variant is chosen once, at first use: the best the CPU
-// supports, or TIDAL_REDUCE_ISA=auto|scalar|avx2|avx512.
+// loops compiled three times with target attributes and -ffp-contract=off (AVX2 adds F16C/AVX2
+// loops for fp16/bf16 with the same operations), so every variant returns the same bits (replicated
+// state across ranks must match bit for bit). The variant is chosen once, at first use: the best
+// the CPU supports, or TIDAL_REDUCE_ISA=auto|scalar|avx2|avx512.
 //
 // REQUIRES: pointers aligned to the element size; `out` may equal `a` (or `b`) exactly, but buffers
 // must not otherwise overlap. Violations, null pointers with count > 0 and unknown enums return

@@ -1,5 +1,6 @@
-// The reduction kernels compiled for AVX2; see reduce_kernels.inc for the loops and reduce.h
-// for the semantics. Only reduce.cc calls this table, and only on a CPU that supports it.
+// The reduction kernels compiled for AVX2 (+F16C), with hand-written fp16/bf16 loops; see
+// reduce_kernels.inc for the loops and reduce.h for the semantics. Only reduce.cc calls this table,
+// and only on a CPU that supports it.
 //
 // Thread safety: the table is immutable.
 #include <immintrin.h>
