@@ -5,6 +5,10 @@
 // Thread safety: thread-safe; the choice is a function-local static (initialized once).
 #include "tidal/coll/reduce.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,13 +21,23 @@
 namespace tidal::coll {
 namespace {
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+// F16C through cpuid (leaf 1, ecx bit 29): clang 14's __builtin_cpu_supports does not know
+// "f16c".
+bool CpuHasF16c() {
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & (1u << 29)) != 0;
+}
+#endif
+
 bool CpuSupports(ReduceIsa isa) {
   switch (isa) {
     case ReduceIsa::kScalar:
       return true;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     case ReduceIsa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && CpuHasF16c();
     case ReduceIsa::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 #else
