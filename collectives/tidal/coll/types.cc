@@ -10,12 +10,15 @@ struct TypeAlias {
   DataType type;
 };
 constexpr TypeAlias kTypeAliases[] = {
-    {"float", DataType::kFloat32},   {"fp32", DataType::kFloat32},   {"float32", DataType::kFloat32},
-    {"f32", DataType::kFloat32},     {"double", DataType::kFloat64}, {"fp64", DataType::kFloat64},
-    {"float64", DataType::kFloat64}, {"f64", DataType::kFloat64},    {"half", DataType::kFloat16},
-    {"fp16", DataType::kFloat16},    {"float16", DataType::kFloat16}, {"f16", DataType::kFloat16},
-    {"bfloat16", DataType::kBFloat16}, {"bf16", DataType::kBFloat16}, {"int8", DataType::kInt8},
-    {"uint8", DataType::kUint8},     {"int32", DataType::kInt32},    {"int", DataType::kInt32},
+    {"float", DataType::kFloat32},     {"fp32", DataType::kFloat32},
+    {"float32", DataType::kFloat32},   {"f32", DataType::kFloat32},
+    {"double", DataType::kFloat64},    {"fp64", DataType::kFloat64},
+    {"float64", DataType::kFloat64},   {"f64", DataType::kFloat64},
+    {"half", DataType::kFloat16},      {"fp16", DataType::kFloat16},
+    {"float16", DataType::kFloat16},   {"f16", DataType::kFloat16},
+    {"bfloat16", DataType::kBFloat16}, {"bf16", DataType::kBFloat16},
+    {"int8", DataType::kInt8},         {"uint8", DataType::kUint8},
+    {"int32", DataType::kInt32},       {"int", DataType::kInt32},
     {"int64", DataType::kInt64},
 };
 

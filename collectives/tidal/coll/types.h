@@ -18,7 +18,16 @@
 
 namespace tidal::coll {
 
-enum class DataType : uint8_t { kFloat32, kFloat64, kFloat16, kBFloat16, kInt8, kUint8, kInt32, kInt64 };
+enum class DataType : uint8_t {
+  kFloat32,
+  kFloat64,
+  kFloat16,
+  kBFloat16,
+  kInt8,
+  kUint8,
+  kInt32,
+  kInt64
+};
 enum class ReduceOp : uint8_t { kSum, kProd, kMin, kMax, kAvg };
 
 inline constexpr DataType kAllDataTypes[] = {

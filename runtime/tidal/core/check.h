@@ -63,22 +63,22 @@ std::string FormatCheckOp(const char* expr, const A& a, const B& b) {
 
 }  // namespace tidal::internal
 
-#define TIDAL_CHECK(cond)                                                          \
-  (cond) ? (void)0                                                                 \
-         : ::tidal::internal::Voidify() &                                          \
-               ::tidal::internal::FatalMessage(__FILE__, __LINE__, "Check failed: " #cond) \
-                   .stream()
+#define TIDAL_CHECK(cond)              \
+  (cond)                               \
+      ? (void)0                        \
+      : ::tidal::internal::Voidify() & \
+            ::tidal::internal::FatalMessage(__FILE__, __LINE__, "Check failed: " #cond).stream()
 
 // The operands are evaluated once; the comparison is written in the caller's code so that the
 // caller's warnings (sign-compare, ...) apply.
-#define TIDAL_CHECK_OP_(op, a, b)                                                          \
-  if (std::optional<std::string> tidal_check_msg_ =                                       \
-          [&](const auto& tidal_a_, const auto& tidal_b_) -> std::optional<std::string> { \
-            if (tidal_a_ op tidal_b_) return std::nullopt;                                \
-            return ::tidal::internal::FormatCheckOp(#a " " #op " " #b, tidal_a_, tidal_b_); \
-          }((a), (b));                                                                    \
-      !tidal_check_msg_) {                                                                \
-  } else                                                                                  \
+#define TIDAL_CHECK_OP_(op, a, b)                                                             \
+  if (std::optional<std::string> tidal_check_msg_ =                                           \
+          [&](const auto& tidal_a_, const auto& tidal_b_) -> std::optional<std::string> {     \
+        if (tidal_a_ op tidal_b_) return std::nullopt;                                        \
+        return ::tidal::internal::FormatCheckOp(#a " " #op " " #b, tidal_a_, tidal_b_);       \
+      }((a), (b));                                                                            \
+      !tidal_check_msg_) {                                                                    \
+  } else                                                                                      \
     ::tidal::internal::FatalMessage(__FILE__, __LINE__, "Check failed: " + *tidal_check_msg_) \
         .stream()
 
@@ -90,11 +90,11 @@ std::string FormatCheckOp(const char* expr, const A& a, const B& b) {
 #define TIDAL_CHECK_GE(a, b) TIDAL_CHECK_OP_(>=, a, b)
 
 // Checks that hold when `status_expr` (a Status or Result) is OK; prints the status otherwise.
-#define TIDAL_CHECK_OK(status_expr)                                                    \
-  if (const auto& tidal_st_ = (status_expr); tidal_st_.ok()) {                         \
-  } else                                                                               \
-    ::tidal::internal::FatalMessage(__FILE__, __LINE__,                                \
-                                    "Check failed: " #status_expr " is OK: " +         \
+#define TIDAL_CHECK_OK(status_expr)                                                         \
+  if (const auto& tidal_st_ = (status_expr); tidal_st_.ok()) {                              \
+  } else                                                                                    \
+    ::tidal::internal::FatalMessage(__FILE__, __LINE__,                                     \
+                                    "Check failed: " #status_expr " is OK: " +              \
                                         ::tidal::internal::GetStatus(tidal_st_).ToString()) \
         .stream()
 

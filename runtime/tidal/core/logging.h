@@ -105,9 +105,9 @@ class ScopedLogRank {
 
 }  // namespace tidal
 
-#define TIDAL_LOG(level, subsys)                                                              \
-  if (!::tidal::LogEnabled(::tidal::internal::kLevel##level, ::tidal::LogSubsys::subsys)) {   \
-  } else                                                                                      \
+#define TIDAL_LOG(level, subsys)                                                             \
+  if (!::tidal::LogEnabled(::tidal::internal::kLevel##level, ::tidal::LogSubsys::subsys)) {  \
+  } else                                                                                     \
     ::tidal::internal::LogLine(::tidal::internal::kLevel##level, ::tidal::LogSubsys::subsys, \
-                               __FILE__, __LINE__)                                            \
+                               __FILE__, __LINE__)                                           \
         .stream()

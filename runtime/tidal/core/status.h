@@ -120,9 +120,9 @@ class [[nodiscard]] Result {
   }
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Status>)
-  Result(U&& value) : value_(std::in_place, std::forward<U>(value)) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Status>) Result(U&& value)
+      : value_(std::in_place, std::forward<U>(value)) {}  // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const& { return status_; }
@@ -169,9 +169,9 @@ const Status& GetStatus(const Result<T>& result) {
 #define TIDAL_CONCAT_(a, b) TIDAL_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` (a Status or Result) from the enclosing function if it is an error.
-#define TIDAL_RETURN_IF_ERROR(expr)                                               \
-  do {                                                                            \
-    const auto& tidal_status_or_ = (expr);                                        \
+#define TIDAL_RETURN_IF_ERROR(expr)                                                    \
+  do {                                                                                 \
+    const auto& tidal_status_or_ = (expr);                                             \
     if (!tidal_status_or_.ok()) return ::tidal::internal::GetStatus(tidal_status_or_); \
   } while (0)
 

@@ -54,7 +54,8 @@ Status WaitUntil(Transport& transport, const std::function<bool()>& done, Deadli
   while (true) {
     const int completed = transport.Progress();
     if (done()) return Status::Ok();
-    if (deadline.Expired()) return TimedOutError("rank ", transport.rank(), ": timed out waiting for ", what);
+    if (deadline.Expired())
+      return TimedOutError("rank ", transport.rank(), ": timed out waiting for ", what);
     if (t_wait_hook.hook != nullptr) {
       t_wait_hook.hook(t_wait_hook.context);
       continue;
@@ -71,8 +72,8 @@ Status WaitUntil(Transport& transport, const std::function<bool()>& done, Deadli
 
 Status WaitRequest(Transport& transport, Request& request, Deadline deadline,
                    std::string_view what) {
-  TIDAL_RETURN_IF_ERROR(
-      WaitUntil(transport, [&request] { return !request.pending(); }, deadline, what));
+  TIDAL_RETURN_IF_ERROR(WaitUntil(
+      transport, [&request] { return !request.pending(); }, deadline, what));
   return request.status();
 }
 
