@@ -13,6 +13,8 @@
 
 #include "tidal/core/status.h"
 
+// The table is laid out by hand: clang-format reflows macro tables unstably.
+// clang-format off
 // X(enumerator, environment name, default, meaning)
 #define TIDAL_KNOB_TABLE(X)                                                                       \
   X(kDebug, "TIDAL_DEBUG", "WARN", "Log level: NONE, ERROR, WARN, INFO, DEBUG or TRACE")          \
@@ -62,6 +64,7 @@
     "CPU reduction kernels: auto (the best this CPU supports), scalar, avx2 or avx512; a variant " \
     "the CPU lacks falls back to auto with a warning")
 
+// clang-format on
 namespace tidal {
 
 enum class Knob {
