@@ -3,6 +3,7 @@
 // Thread safety: pure functions.
 #include "harness/schedule_sim.h"
 
+#include <algorithm>
 #include <deque>
 #include <sstream>
 #include <unordered_map>
@@ -35,22 +36,28 @@ std::string Describe(int position, size_t index, const Op& op) {
 
 class Simulator {
  public:
-  Simulator(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> initial)
-      : schedules_(schedules), n_(static_cast<int>(schedules.size())) {
-    result_.buffers = std::move(initial);
+  // In place when `inputs` is empty: sends then read the buffers they write.
+  Simulator(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> inputs,
+            std::vector<SimBuffer> outputs)
+      : schedules_(schedules),
+        n_(static_cast<int>(schedules.size())),
+        in_out_(!inputs.empty()),
+        inputs_(std::move(inputs)) {
+    result_.buffers = std::move(outputs);
     result_.sent_elements.assign(schedules.size(), 0);
     result_.recv_elements.assign(schedules.size(), 0);
-    for (const SimBuffer& buffer : result_.buffers) {
-      for (const SimElement& element : buffer) next_id_ = std::max(next_id_, element.value_id + 1);
-    }
+    for (const SimBuffer& buffer : inputs_) NoteIds(buffer);
+    for (const SimBuffer& buffer : result_.buffers) NoteIds(buffer);
   }
 
   SimResult Run() {
     if (n_ < 1 || n_ > 64) return Fail("need 1 to 64 positions");
     if (result_.buffers.size() != schedules_.size()) return Fail("one buffer per position");
-    count_ = result_.buffers[0].size();
+    if (in_out_ && inputs_.size() != schedules_.size()) return Fail("one input per position");
     for (const SimBuffer& buffer : result_.buffers) {
-      if (buffer.size() != count_) return Fail("buffers differ in size");
+      if (!in_out_ && buffer.size() != result_.buffers[0].size()) {
+        return Fail("buffers differ in size");
+      }
     }
     for (const coll::Schedule& schedule : schedules_) {
       if (schedule.segments_per_step != schedules_[0].segments_per_step) {
@@ -113,21 +120,30 @@ class Simulator {
       error = Describe(p, index, op) + ": " + why;
       return Step::kFailed;
     };
-    if (op.range.end() > count_ || op.range.end() < op.range.begin) return fail("range outside");
+    SimBuffer& buffer = result_.buffers[p];
+    const SimBuffer& source = in_out_ ? inputs_[p] : buffer;
+    const bool reads = op.kind == Op::kSend || op.kind == Op::kCopy;
+    const bool writes = op.kind != Op::kSend;
+    if (op.range.end() < op.range.begin || (reads && op.range.end() > source.size()) ||
+        (writes && op.range.end() > buffer.size())) {
+      return fail("range outside");
+    }
     if (op.range.empty()) return fail("empty range");
     if (op.peer_position < 0 || op.peer_position >= n_) return fail("no such peer");
     if (op.kind == Op::kCopy) {
-      return op.peer_position == p ? Step::kDone : fail("copy names another position");
+      if (op.peer_position != p) return fail("copy names another position");
+      std::copy(source.begin() + Offset(op.range.begin), source.begin() + Offset(op.range.end()),
+                buffer.begin() + Offset(op.range.begin));
+      return Step::kDone;
     }
     if (op.peer_position == p) return fail("message to self");
     if (op.step >= schedule.num_steps) return fail("step >= num_steps");
     if (op.segment >= schedule.segments_per_step) return fail("segment >= segments_per_step");
-    SimBuffer& buffer = result_.buffers[p];
     const uint32_t tag_step = coll::TagStep(op, schedule.segments_per_step);
     if (op.kind == Op::kSend) {
       Message message{op.range, op.step, op.segment,
-                      SimBuffer(buffer.begin() + static_cast<ptrdiff_t>(op.range.begin),
-                                buffer.begin() + static_cast<ptrdiff_t>(op.range.end()))};
+                      SimBuffer(source.begin() + Offset(op.range.begin),
+                                source.begin() + Offset(op.range.end()))};
       queues_[QueueKey(p, op.peer_position, n_, tag_step)].push_back(std::move(message));
       result_.sent_elements[p] += op.range.count;
       ++result_.messages;
@@ -137,7 +153,11 @@ class Simulator {
     if (it == queues_.end() || it->second.empty()) return Step::kBlocked;
     Message message = std::move(it->second.front());
     it->second.pop_front();
-    if (message.range != op.range || message.step != op.step || message.segment != op.segment) {
+    // In place every position lays the buffer out alike, so the ranges match; out of place only
+    // the sizes must.
+    const bool same_range =
+        in_out_ ? message.range.count == op.range.count : message.range == op.range;
+    if (!same_range || message.step != op.step || message.segment != op.segment) {
       std::ostringstream os;
       os << "matched a send of " << message.range << " step " << message.step << " seg "
          << message.segment;
@@ -165,9 +185,17 @@ class Simulator {
     return Step::kDone;
   }
 
+  static ptrdiff_t Offset(size_t index) { return static_cast<ptrdiff_t>(index); }
+
+  // Fresh ids (reductions) start above every id of the initial buffers.
+  void NoteIds(const SimBuffer& buffer) {
+    for (const SimElement& element : buffer) next_id_ = std::max(next_id_, element.value_id + 1);
+  }
+
   const std::vector<coll::Schedule>& schedules_;
   const int n_;
-  size_t count_ = 0;
+  const bool in_out_;
+  const std::vector<SimBuffer> inputs_;
   uint64_t next_id_ = 1;
   SimResult result_;
   std::unordered_map<uint64_t, std::deque<Message>> queues_;
@@ -189,19 +217,34 @@ std::vector<SimBuffer> InputBuffers(int n, size_t count) {
 }
 
 std::vector<SimBuffer> ShardBuffers(int n, size_t count) {
-  std::vector<SimBuffer> buffers(static_cast<size_t>(n), SimBuffer(count));
+  std::vector<ElementRange> chunks;
+  for (int p = 0; p < n; ++p) chunks.push_back(coll::OwnedRange(p, n, count));
+  return ChunkBuffers(chunks, count);
+}
+
+std::vector<SimBuffer> ChunkBuffers(std::span<const ElementRange> chunks, size_t count) {
+  std::vector<SimBuffer> buffers(chunks.size(), SimBuffer(count));
   uint64_t id = 1;
-  for (int p = 0; p < n; ++p) {
-    const ElementRange owned = coll::OwnedRange(p, n, count);
-    for (size_t e = owned.begin; e < owned.end(); ++e) {
-      buffers[static_cast<size_t>(p)][e] = SimElement{uint64_t{1} << p, id++};
+  for (size_t p = 0; p < chunks.size(); ++p) {
+    for (size_t e = chunks[p].begin; e < chunks[p].end(); ++e) {
+      buffers[p][e] = SimElement{uint64_t{1} << p, id++};
     }
   }
   return buffers;
 }
 
 SimResult Simulate(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> initial) {
-  return Simulator(schedules, std::move(initial)).Run();
+  return Simulator(schedules, {}, std::move(initial)).Run();
+}
+
+SimResult SimulateInOut(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> inputs,
+                        std::vector<SimBuffer> outputs) {
+  if (inputs.empty()) {
+    SimResult result;
+    result.error = "SimulateInOut needs one input buffer per position";
+    return result;
+  }
+  return Simulator(schedules, std::move(inputs), std::move(outputs)).Run();
 }
 
 }  // namespace tidal::testing

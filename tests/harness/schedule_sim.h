@@ -9,6 +9,13 @@
 // hold the same bytes, which is how tests check bit-identity: every rank's copy of a range must be
 // a copy of its owner's reduced value, never a separate reduction.
 //
+// Buffers: Simulate runs every op on one buffer per position (in place). SimulateInOut gives each
+// position an input and an output buffer, as an out-of-place executor does: sends read the input,
+// receives write the output, a kCopy copies its range from the input to the output. There a
+// receive must match a send of the same count, not the same range (the two ends lay their buffers
+// out differently, e.g. AllToAllV), and buffers may differ in size between positions. Schedules
+// that forward what they received (ring, chain) read their output and run in place.
+//
 // Execution: each position runs its ops in order. A send completes at once (unbounded buffering)
 // and queues the message under (source, destination, TagStep(op)), as the wire tag would carry it;
 // a receive takes the oldest message of its queue (FIFO, as the transports match) and blocks while
@@ -21,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +48,9 @@ using SimBuffer = std::vector<SimElement>;
 std::vector<SimBuffer> InputBuffers(int n, size_t count);
 // Only OwnedRange(p) of position p's buffer holds p's input; the rest is undefined.
 std::vector<SimBuffer> ShardBuffers(int n, size_t count);
+// Only chunks[p] of position p's buffer holds p's input; n = chunks.size(). REQUIRES: every
+// chunk lies in [0, count).
+std::vector<SimBuffer> ChunkBuffers(std::span<const coll::ElementRange> chunks, size_t count);
 
 struct SimResult {
   bool ok = false;
@@ -53,6 +64,12 @@ struct SimResult {
 // Runs schedules[p] as position p, n = schedules.size() <= 64, on `initial` (n buffers of one
 // size).
 SimResult Simulate(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> initial);
+
+// Runs schedules[p] as position p reading inputs[p] and writing outputs[p] (see Buffers above);
+// the result's buffers are the outputs. REQUIRES: inputs.size() == outputs.size() == n, and value
+// ids distinct across all inputs and outputs (as InputBuffers gives).
+SimResult SimulateInOut(const std::vector<coll::Schedule>& schedules, std::vector<SimBuffer> inputs,
+                        std::vector<SimBuffer> outputs);
 
 // The mask of all n positions.
 uint64_t AllPositions(int n);

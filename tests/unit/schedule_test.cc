@@ -3,7 +3,8 @@
 // deadlocks, every element is reduced exactly once from every position, the all-gather and the
 // broadcast only copy the owner's (root's) bytes, and the bytes on the wire are the ring's
 // 2(n-1)/n * count. World sizes 1, 2, 3, 4, 5, 8, 16; counts 0, 1, n-1, n, n+1, 1023 and a large
-// non-multiple of n; segment sizes 1, 3, 1024 and larger than the count.
+// non-multiple of n; segment sizes 1, 3, 1024 and larger than the count. Also the simulator's
+// out-of-place mode (SimulateInOut).
 #include "tidal/coll/schedule/schedule.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@ namespace {
 using testing::AllPositions;
 using testing::InputBuffers;
 using testing::ShardBuffers;
+using testing::SimBuffer;
 using testing::SimElement;
 using testing::SimResult;
 using testing::Simulate;
@@ -255,6 +257,20 @@ TEST(ChainSchedule, ReduceGathersEveryContributionOnceAtTheRoot) {
       }
     }
   });
+}
+
+TEST(ScheduleSim, InOutSendsAndCopiesFromTheInputIntoTheOutput) {
+  // Position 0 copies [0, 2) and sends [2, 4) of its input; position 1 receives into [0, 2).
+  const std::vector<Schedule> schedules = {
+      Schedule{{Op{Op::kCopy, 0, {0, 2}, 0, 0}, Op{Op::kSend, 1, {2, 2}, 0, 0}}, 1, 1},
+      Schedule{{Op{Op::kRecv, 0, {0, 2}, 0, 0}}, 1, 1}};
+  const std::vector<SimBuffer> inputs = InputBuffers(2, 4);
+  std::vector<SimBuffer> outputs = {SimBuffer(4), SimBuffer(3)};  // sizes may differ
+  outputs[0][2] = SimElement{1, 99};
+  const SimResult result = testing::SimulateInOut(schedules, inputs, outputs);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_EQ(result.buffers[0], (SimBuffer{inputs[0][0], inputs[0][1], SimElement{1, 99}, {}}));
+  EXPECT_EQ(result.buffers[1], (SimBuffer{inputs[0][2], inputs[0][3], {}}));
 }
 
 }  // namespace
