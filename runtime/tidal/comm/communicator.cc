@@ -5,6 +5,7 @@
 
 #include "tidal/comm/barrier_task.h"
 #include "tidal/comm/bootstrap.h"
+#include "tidal/comm/ordered_task.h"
 #include "tidal/comm/split.h"
 #include "tidal/core/check.h"
 #include "tidal/core/knobs.h"
@@ -150,32 +151,67 @@ Status Communicator::CheckPeer(int peer, uint32_t tag, std::string_view op) cons
   return Status::Ok();
 }
 
-Status Communicator::RunRequest(bool send, int peer, void* data, size_t bytes, uint32_t tag,
-                                size_t* transferred) {
+Result<Work> Communicator::Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what,
+                                   bool async) {
+  std::shared_ptr<Task> ordered;
+  {
+    MutexLock lock(&order_mu_);
+    std::shared_ptr<Task> start_after =
+        op_class == OpClass::kPointToPoint ? last_collective_ : last_;
+    ordered = std::make_shared<OrderedTask>(std::move(op), std::move(start_after), last_, what);
+    last_ = ordered;
+    if (op_class == OpClass::kCollective) last_collective_ = ordered;
+  }
+  TIDAL_RETURN_IF_ERROR(async ? engine_->Submit(ordered) : engine_->Start(ordered));
+  return Work(engine_, std::move(ordered), std::move(what), timeout_);
+}
+
+Result<Work> Communicator::StartRequest(bool send, int peer, void* data, size_t bytes,
+                                        uint32_t tag, size_t* transferred, bool async) {
   const std::string_view op = send ? "send" : "recv";
   TIDAL_RETURN_IF_ERROR(CheckPeer(peer, tag, op));
-  auto task =
-      std::make_shared<RequestTask>(send ? RequestTask::Kind::kSend : RequestTask::Kind::kRecv,
-                                    world_rank(peer), MakeTag(id_, kP2pSeq, tag, 0), data, bytes);
-  const std::string what = StrCat(op, " of ", bytes, " bytes ", send ? "to" : "from", " rank ",
-                                  peer, " (comm ", id_, ", tag ", tag, ")");
-  Status st = engine_->Run(task, NextDeadline(), what);
-  if (st.ok() && transferred != nullptr) *transferred = task->bytes_transferred();
-  return st;
+  auto task = std::make_shared<RequestTask>(
+      send ? RequestTask::Kind::kSend : RequestTask::Kind::kRecv, world_rank(peer),
+      MakeTag(id_, kP2pSeq, tag, 0), data, bytes, transferred);
+  std::string what = StrCat(op, " of ", bytes, " bytes ", send ? "to" : "from", " rank ", peer,
+                            " (comm ", id_, ", tag ", tag, ")");
+  return Enqueue(std::move(task), OpClass::kPointToPoint, std::move(what), async);
 }
 
 Status Communicator::Send(int peer, const void* data, size_t bytes, uint32_t tag) {
   // The transport only reads a send buffer; RequestTask holds one pointer type for both.
-  return RunRequest(true, peer, const_cast<void*>(data), bytes, tag, nullptr);
+  TIDAL_ASSIGN_OR_RETURN(
+      Work work, StartRequest(true, peer, const_cast<void*>(data), bytes, tag, nullptr, false));
+  return work.Wait();
 }
 
 Status Communicator::Recv(int peer, void* data, size_t capacity, uint32_t tag, size_t* received) {
-  return RunRequest(false, peer, data, capacity, tag, received);
+  TIDAL_ASSIGN_OR_RETURN(Work work,
+                         StartRequest(false, peer, data, capacity, tag, received, false));
+  return work.Wait();
+}
+
+Result<Work> Communicator::SendAsync(int peer, const void* data, size_t bytes, uint32_t tag) {
+  // The transport only reads a send buffer; RequestTask holds one pointer type for both.
+  return StartRequest(true, peer, const_cast<void*>(data), bytes, tag, nullptr, true);
+}
+
+Result<Work> Communicator::RecvAsync(int peer, void* data, size_t capacity, uint32_t tag,
+                                     size_t* received) {
+  return StartRequest(false, peer, data, capacity, tag, received, true);
 }
 
 Status Communicator::Barrier() {
   auto task = std::make_shared<BarrierTask>(world_ranks_, rank_, id_);
-  return engine_->Run(task, NextDeadline(), StrCat("barrier of comm ", id_));
+  TIDAL_ASSIGN_OR_RETURN(
+      Work work, Enqueue(std::move(task), OpClass::kCollective, StrCat("barrier of comm ", id_),
+                         false));
+  return work.Wait();
+}
+
+Result<Work> Communicator::BarrierAsync() {
+  auto task = std::make_shared<BarrierTask>(world_ranks_, rank_, id_);
+  return Enqueue(std::move(task), OpClass::kCollective, StrCat("barrier of comm ", id_), true);
 }
 
 void Communicator::Abort(const Status& why) {

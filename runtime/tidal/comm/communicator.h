@@ -15,6 +15,10 @@
 // the buffers of the failed call may still be in use by tidal until Abort() returns (or the
 // failed operation's requests completed): call Abort() before freeing them.
 //
+// Ordering: operations (these and the collectives of tidal/coll) run as a stream in issue order
+// and finish in issue order (ordered_task.h). The *Async variants return a
+// Work handle (work.h); the blocking calls are the Async call followed by Wait().
+//
 // Thread safety: a communicator's accessors are thread-safe; its operations (Send, Recv,
 // Barrier, Split) are collective or point-to-point calls that one thread at a time issues per
 // communicator, in the same order on every member. Different communicators may be used from
@@ -29,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tidal/comm/work.h"
+#include "tidal/core/mutex.h"
 #include "tidal/core/status.h"
 #include "tidal/core/time.h"
 #include "tidal/progress/engine.h"
@@ -100,6 +106,17 @@ class Communicator {
   Status Recv(int peer, void* data, size_t capacity, uint32_t tag = 0, size_t* received = nullptr);
   // Returns once every member has entered the barrier.
   Status Barrier();
+  // Asynchronous versions; the buffers belong to tidal until the Work finished.
+  Result<Work> SendAsync(int peer, const void* data, size_t bytes, uint32_t tag = 0);
+  Result<Work> RecvAsync(int peer, void* data, size_t capacity, uint32_t tag = 0,
+                         size_t* received = nullptr);
+  Result<Work> BarrierAsync();
+
+  // For collective implementations: queues `op` (a Task that posts this communicator's messages)
+  // behind the operations issued before it (ordered_task.h) and returns its Work. `what` names it
+  // in errors. async: progress on the background thread; otherwise the caller waits right away.
+  enum class OpClass { kCollective, kPointToPoint };
+  Result<Work> Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what, bool async);
 
   // Posts this rank's abort as a death notice (so peers fail fast), then aborts the process's
   // engine: every pending operation of every communicator completes with kAborted and later
@@ -118,8 +135,8 @@ class Communicator {
   static Result<std::unique_ptr<Communicator>> Build(std::shared_ptr<CommWorld> world,
                                                      const CommOptions& options);
   Status CheckPeer(int peer, uint32_t tag, std::string_view op) const;
-  Status RunRequest(bool send, int peer, void* data, size_t bytes, uint32_t tag,
-                    size_t* transferred);
+  Result<Work> StartRequest(bool send, int peer, void* data, size_t bytes, uint32_t tag,
+                            size_t* transferred, bool async);
 
   std::shared_ptr<CommWorld> world_;
   std::shared_ptr<Engine> engine_;
@@ -134,6 +151,10 @@ class Communicator {
   std::chrono::milliseconds timeout_;
   uint32_t split_seq_ = 0;
   uint32_t op_seq_ = 0;
+
+  Mutex order_mu_;
+  std::shared_ptr<Task> last_ TIDAL_GUARDED_BY(order_mu_);             // the last op issued
+  std::shared_ptr<Task> last_collective_ TIDAL_GUARDED_BY(order_mu_);  // ... not point-to-point
 };
 
 }  // namespace tidal

@@ -62,7 +62,24 @@
     "A rank whose heartbeat has not moved for this long is posted dead, in ms")                 \
   X(kReduceIsa, "TIDAL_REDUCE_ISA", "auto",                                                       \
     "CPU reduction kernels: auto (the best this CPU supports), scalar, avx2 or avx512; a variant " \
-    "the CPU lacks falls back to auto with a warning")
+    "the CPU lacks falls back to auto with a warning")                                           \
+  X(kAlgo, "TIDAL_ALGO", "auto",                                                                  \
+    "Forces one algorithm for every collective that has it (ring, direct, chain, pairwise); "      \
+    "collectives without it keep their selection")                                              \
+  X(kAlgoAllReduce, "TIDAL_ALGO_ALLREDUCE", "auto", "Forces the AllReduce algorithm")              \
+  X(kAlgoReduceScatter, "TIDAL_ALGO_REDUCE_SCATTER", "auto",                                      \
+    "Forces the ReduceScatter algorithm")                                                         \
+  X(kAlgoAllGather, "TIDAL_ALGO_ALLGATHER", "auto",                                               \
+    "Forces the AllGather and AllGatherV algorithm")                                              \
+  X(kAlgoBroadcast, "TIDAL_ALGO_BROADCAST", "auto", "Forces the Broadcast algorithm")              \
+  X(kAlgoReduce, "TIDAL_ALGO_REDUCE", "auto", "Forces the Reduce algorithm")                       \
+  X(kSegmentBytes, "TIDAL_SEGMENT_BYTES", "262144",                                               \
+    "Pipeline segment of the collectives, in bytes (a few per L2 cache)")                         \
+  X(kPipelineDepth, "TIDAL_PIPELINE_DEPTH", "4",                                                  \
+    "Receive-and-reduce segments a collective keeps in flight (each holds one scratch segment)")  \
+  X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
+    "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
+    "and report the first rank that disagrees instead of hanging")
 
 // clang-format on
 namespace tidal {

@@ -84,6 +84,22 @@ Status Engine::Submit(std::shared_ptr<Task> task) {
   return Enqueue(std::move(task), /*background=*/true);
 }
 
+Status Engine::Start(std::shared_ptr<Task> task) {
+  return Enqueue(std::move(task), /*background=*/false);
+}
+
+bool Engine::Test(const std::shared_ptr<Task>& task) {
+  if (task->finished() || task->failed()) return true;
+  {
+    MutexLock lock(&mu_);
+    if (token_held_ || abort_requested_) return task->finished() || task->failed();
+    token_held_ = true;
+  }
+  DriveOnce();
+  ReleaseToken();
+  return task->finished() || task->failed();
+}
+
 Engine::Turn Engine::AwaitTurn(Task& task, Deadline deadline) {
   mu_.Lock();
   while (true) {

@@ -77,8 +77,17 @@ class Engine {
   Status Run(std::shared_ptr<Task> task, Deadline deadline, std::string_view what);
 
   // Starts `task` asynchronously on the background thread (started at the first call). Returns
-  // kAborted after Abort(). Wait(task) or task->finished() tell when it is done.
+  // kAborted after Abort(). Wait(task) or task->finished() tell when it is done. Under the
+  // cooperative test harness (a thread wait hook is installed) no thread is started: submitted
+  // tasks progress whenever a rank waits or tests.
   Status Submit(std::shared_ptr<Task> task);
+  // Adds `task` without starting the background thread: it progresses when a caller waits for
+  // it (or any task) or calls Test. Blocking calls that wait right after use this.
+  Status Start(std::shared_ptr<Task> task);
+
+  // True once `task` finished or failed. When no one drives, drives one round on this thread
+  // first (as MPI_Test does), so polling Test() alone completes operations. Never blocks.
+  bool Test(const std::shared_ptr<Task>& task);
 
   // Waits for a submitted task, driving on this thread when no one else does. As Run.
   Status Wait(const std::shared_ptr<Task>& task, Deadline deadline, std::string_view what);

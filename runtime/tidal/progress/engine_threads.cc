@@ -20,6 +20,8 @@ void Engine::ReleaseToken() {
 
 void Engine::EnsureBackground() {
   if (background_.joinable() || shutdown_) return;
+  // Cooperative harness: ranks are fibers of one thread; their waits drive the engine.
+  if (GetThreadWaitHook().hook != nullptr) return;
   TIDAL_LOG(DEBUG, kProgress) << "rank " << rank_ << ": starting the progress thread";
   background_ = std::thread([this] { BackgroundLoop(); });
 }

@@ -18,6 +18,7 @@ bool RequestTask::Poll(Transport& transport) {
   }
   if (!request_.done()) return false;
   SetResult(request_.status());
+  if (request_.status().ok() && transferred_ != nullptr) *transferred_ = request_.bytes();
   return true;
 }
 

@@ -77,9 +77,11 @@ class Task {
 class RequestTask : public Task {
  public:
   enum class Kind { kSend, kRecv };
-  // REQUIRES: data (capacity bytes) outlives the task's finishing.
-  RequestTask(Kind kind, int peer, Tag tag, void* data, size_t bytes)
-      : kind_(kind), peer_(peer), tag_(tag), data_(data), bytes_(bytes) {}
+  // REQUIRES: data (capacity bytes) outlives the task's finishing. `transferred`, when given,
+  // receives the byte count when the request completes successfully (and must outlive it too).
+  RequestTask(Kind kind, int peer, Tag tag, void* data, size_t bytes,
+              size_t* transferred = nullptr)
+      : kind_(kind), peer_(peer), tag_(tag), data_(data), bytes_(bytes), transferred_(transferred) {}
   bool Poll(Transport& transport) override;
   void Stop(Transport& transport, const Status& why) override;
   // Fails the task at once when `rank` is its peer.
@@ -93,6 +95,7 @@ class RequestTask : public Task {
   Tag tag_;
   void* data_;
   size_t bytes_;
+  size_t* transferred_;
   bool posted_ = false;
   Request request_;
 };

@@ -1,0 +1,139 @@
+// AllReduce and the owned-shard AllReduce (collectives.h).
+//
+// Design note. AllReduce is planned as reduce-scatter, a local step on the owned range, then
+// all-gather, on one working buffer (recv, or an aligned copy when recv is not aligned to the
+// element size):
+//   ring    RingReduceScatterSchedule + RingAllGatherSchedule (schedule/ring.h): 2(n-1) steps,
+//           2(n-1)/n of the buffer sent per rank, pipelined in TIDAL_SEGMENT_BYTES segments.
+//   direct  the direct reduce-scatter and all-gather (schedule/direct.h): 2 steps, the same
+//           bytes, n-1 messages per step: the latency choice for small buffers.
+//   chain   pipelined chain reduce to ring position 0, then chain broadcast from it.
+// The local step divides kAvg once (FinishAvg on the owned range only) and calls the owned-shard
+// callback; the all-gather then copies the owner's bytes everywhere, so every rank holds
+// bit-identical results. The chain algorithm has no owned shards: AllReduceOwned selects among
+// ring and direct only.
+#include <utility>
+
+#include "tidal/coll/collectives.h"
+#include "tidal/coll/launch.h"
+#include "tidal/coll/reduce.h"
+#include "tidal/coll/schedule/chain.h"
+#include "tidal/coll/schedule/direct.h"
+#include "tidal/coll/schedule/ring.h"
+
+namespace tidal::coll {
+namespace {
+
+using internal::Call;
+using internal::Scratch;
+
+std::vector<ElementRange> OwnedChunks(int n, size_t count) {
+  std::vector<ElementRange> chunks;
+  for (int p = 0; p < n; ++p) chunks.push_back(OwnedRange(p, n, count));
+  return chunks;
+}
+
+// The local step between the reduce-scatter and the all-gather.
+Stage ShardStage(const Call& call, uint8_t* work, ElementRange range, ShardFn on_shard) {
+  const size_t elem = DataTypeSize(call.type);
+  return Stage::Local([type = call.type, op = call.op, n = call.comm.size(), work, range, elem,
+                       on_shard = std::move(on_shard)]() -> Status {
+    void* shard = work + range.begin * elem;
+    if (op == ReduceOp::kAvg) TIDAL_RETURN_IF_ERROR(FinishAvg(type, shard, range.count, n));
+    if (on_shard) return on_shard(range, shard);
+    return Status::Ok();
+  });
+}
+
+void PlanShards(const Call& call, uint8_t* work, ShardFn on_shard, std::vector<Stage>& stages) {
+  const int n = call.comm.size();
+  const int p = call.comm.ring_position();
+  const size_t seg = internal::SegmentElems(call.type);
+  const std::vector<ElementRange> chunks = OwnedChunks(n, call.count);
+  const std::vector<int> peers = internal::RingPeers(call.comm);
+  const bool ring = call.algorithm == Algorithm::kRing;
+  Schedule rs = ring ? RingReduceScatterChunks(p, chunks, seg)
+                     : DirectReduceScatterSchedule(p, chunks, seg);
+  Schedule ag = ring ? RingAllGatherChunks(p, chunks, seg) : DirectAllGatherSchedule(p, chunks, seg);
+  stages.push_back(Stage::Run(std::move(rs), peers, work, work));
+  stages.push_back(ShardStage(call, work, chunks[static_cast<size_t>(p)], std::move(on_shard)));
+  stages.push_back(Stage::Run(std::move(ag), peers, work, work));
+}
+
+void PlanChain(const Call& call, uint8_t* work, std::vector<Stage>& stages) {
+  const int n = call.comm.size();
+  const int p = call.comm.ring_position();
+  const size_t seg = internal::SegmentElems(call.type);
+  const std::vector<int> peers = internal::RingPeers(call.comm);
+  stages.push_back(Stage::Run(ChainReduceSchedule(p, n, 0, call.count, seg), peers, work, work));
+  if (p == 0) stages.push_back(ShardStage(call, work, ElementRange{0, call.count}, nullptr));
+  stages.push_back(Stage::Run(ChainBroadcastSchedule(p, n, 0, call.count, seg), peers, work, work));
+}
+
+Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, size_t count,
+                            DataType type, ReduceOp op, ShardFn on_shard, bool owned,
+                            const CollOptions& options, bool async) {
+  Call call{comm, CollKind::kAllReduce, type, op, count};
+  TIDAL_RETURN_IF_ERROR(internal::CheckType(comm, call.kind, type));
+  TIDAL_RETURN_IF_ERROR(internal::CheckOp(comm, call.kind, op));
+  TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, count, "send"));
+  TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, recv, count, "recv"));
+  const size_t bytes = count * DataTypeSize(type);
+  if (owned) {
+    // The owned-shard contract needs a reduce-scatter: select among its algorithms.
+    call.kind = CollKind::kReduceScatter;
+    Result<Algorithm> chosen = SelectAlgorithm(CollKind::kReduceScatter, options.algorithm,
+                                               bytes / static_cast<size_t>(comm.size()),
+                                               comm.size());
+    if (!chosen.ok()) {
+      return InvalidArgumentError("rank ", comm.rank(), ": allreduce_owned: ",
+                                  chosen.status().message());
+    }
+    call.kind = CollKind::kAllReduce;
+    TIDAL_RETURN_IF_ERROR(internal::Prepare(call, *chosen, bytes));
+  } else {
+    TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes));
+  }
+  auto scratch = std::make_shared<Scratch>();
+  std::vector<Stage> stages;
+  TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
+  uint8_t* work = internal::Aligned(recv, type) ? static_cast<uint8_t*>(recv)
+                                                : scratch->Alloc(bytes);
+  stages.push_back(internal::CopyStage(send, work, bytes));
+  if (call.algorithm == Algorithm::kChain) {
+    PlanChain(call, work, stages);
+  } else {
+    PlanShards(call, work, std::move(on_shard), stages);
+  }
+  stages.push_back(internal::CopyStage(work, recv, bytes));
+  return internal::Launch(call, std::move(stages), std::move(scratch), async);
+}
+
+}  // namespace
+
+Status AllReduce(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
+                 ReduceOp op, const CollOptions& options) {
+  return internal::Block(
+      StartAllReduce(comm, send, recv, count, type, op, nullptr, false, options, false), options);
+}
+
+Result<Work> AllReduceAsync(Communicator& comm, const void* send, void* recv, size_t count,
+                            DataType type, ReduceOp op, const CollOptions& options) {
+  return StartAllReduce(comm, send, recv, count, type, op, nullptr, false, options, true);
+}
+
+Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count,
+                      DataType type, ReduceOp op, ShardFn on_shard, const CollOptions& options) {
+  return internal::Block(StartAllReduce(comm, send, recv, count, type, op, std::move(on_shard),
+                                        true, options, false),
+                         options);
+}
+
+Result<Work> AllReduceOwnedAsync(Communicator& comm, const void* send, void* recv, size_t count,
+                                 DataType type, ReduceOp op, ShardFn on_shard,
+                                 const CollOptions& options) {
+  return StartAllReduce(comm, send, recv, count, type, op, std::move(on_shard), true, options,
+                        true);
+}
+
+}  // namespace tidal::coll

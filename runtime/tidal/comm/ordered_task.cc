@@ -1,0 +1,68 @@
+#include "tidal/comm/ordered_task.h"
+
+#include <utility>
+
+
+namespace tidal {
+
+OrderedTask::OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,
+                         std::shared_ptr<Task> finish_after, std::string what)
+    : inner_(std::move(inner)),
+      start_after_(std::move(start_after)),
+      finish_after_(std::move(finish_after)),
+      what_(std::move(what)) {}
+
+bool OrderedTask::MayStart() {
+  if (start_after_ == nullptr) return true;
+  if (!start_after_->finished()) return false;
+  start_after_.reset();
+  return true;
+}
+
+bool OrderedTask::Poll(Transport& transport) {
+  if (!started_) {
+    // Stopped (or failed through its predecessor) before starting: nothing of ours is in flight.
+    if (stopped_) return true;
+    if (!MayStart()) return false;
+    if (stopped_) return true;
+    started_ = true;
+  }
+  if (!inner_done_) {
+    inner_done_ = inner_->Poll(transport);
+    if (inner_done_ || inner_->failed()) {
+      // The inner status is final once it finished; a failed inner task publishes early.
+      if (!inner_->status().ok()) {
+        if (inner_->failed() && !inner_done_) {
+          Fail(inner_->status());
+        } else {
+          SetResult(inner_->status());
+        }
+      }
+    }
+    if (!inner_done_) return false;
+  }
+  if (finish_after_ != nullptr) {
+    if (!finish_after_->finished()) return false;
+    finish_after_.reset();
+  }
+  return true;
+}
+
+void OrderedTask::Stop(Transport& transport, const Status& why) {
+  if (started_) {
+    if (!inner_done_) inner_->Stop(transport, why);
+    SetResult(why);
+    return;
+  }
+  stopped_ = true;
+  SetResult(why);
+}
+
+void OrderedTask::OnDeath(Transport& transport, int rank, const Status& why) {
+  if (started_ && !inner_done_) {
+    inner_->OnDeath(transport, rank, why);
+    if (inner_->failed()) Fail(inner_->status());
+  }
+}
+
+}  // namespace tidal

@@ -1,0 +1,58 @@
+// OrderedTask: runs one operation of a communicator in the communicator's issue order.
+//
+// Operations on one communicator behave as a stream (as NCCL's do on a CUDA stream): an
+// operation starts when the operation issued before it has finished, so a caller may issue an
+// AllReduce and a Broadcast on the same buffer back to back without waiting in between.
+// Point-to-point operations are the exception: consecutive Send/Recv calls start together (as
+// inside ncclGroupStart/End), after the last non-point-to-point operation before them finished,
+// so that a Send and a Recv issued back to back on two ranks cannot deadlock each other. Either
+// way every operation *finishes* (its Work completes) only after the one issued before it, so
+// completions come in issue order.
+//
+// A failed operation does not poison the ones behind it: they start once it has finished (a
+// stopped operation finishes when its requests were cancelled). Messages of different operations
+// never pair up, as the tag carries the operation's sequence number (tag.h); an operation that
+// involves a dead rank fails on its own (the engine applies deaths to every task).
+//
+// The wrapper delegates to an inner Task (a collective's executor, a RequestTask, a BarrierTask)
+// once it may start; Stop before the start finishes it at once.
+//
+// Thread safety: a Task, driven by the engine's driver only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tidal/progress/task.h"
+
+namespace tidal {
+
+class OrderedTask : public Task {
+ public:
+  // `start_after`: finished before `inner` starts (nullptr: start at once); `finish_after`:
+  // finished before this task reports finishing (nullptr: none). `what` names the operation in
+  // errors ("allreduce #7 of comm 3").
+  OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,
+              std::shared_ptr<Task> finish_after, std::string what);
+
+  bool Poll(Transport& transport) override;
+  void Stop(Transport& transport, const Status& why) override;
+  void OnDeath(Transport& transport, int rank, const Status& why) override;
+
+  const std::string& what() const { return what_; }
+  bool started() const { return started_; }
+
+ private:
+  // Whether the predecessor has finished.
+  bool MayStart();
+
+  std::shared_ptr<Task> inner_;
+  std::shared_ptr<Task> start_after_;
+  std::shared_ptr<Task> finish_after_;
+  std::string what_;
+  bool started_ = false;
+  bool inner_done_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace tidal

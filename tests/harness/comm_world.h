@@ -1,0 +1,31 @@
+// A Communicator for a harness rank (world.h): the engine borrows the rank's transport, a
+// liveness watcher polls the world's store, and placements come from a synthetic layout so that
+// tests choose the ring order (interleaved hosts make ring order differ from rank order).
+//
+// Thread safety: called from the rank's own body; the result belongs to that rank.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "harness/world.h"
+#include "tidal/comm/communicator.h"
+
+namespace tidal::testing {
+
+enum class Layout {
+  kOneHost,      // every rank on one host: ring order = rank order
+  kInterleaved,  // rank r on host r % 2: the ring visits even ranks, then odd ones
+};
+
+struct CommSetup {
+  Layout layout = Layout::kInterleaved;
+  // How often the liveness watcher polls the store for deaths.
+  std::chrono::milliseconds liveness_poll{50};
+};
+
+// Creates the world communicator of `env`'s world (collective over all ranks). On failure records
+// a gtest failure and returns nullptr.
+std::unique_ptr<Communicator> MakeCommunicator(RankEnv& env, const CommSetup& setup = {});
+
+}  // namespace tidal::testing
