@@ -132,8 +132,14 @@ struct CollectiveTask::StageRun {
       const size_t got = request.bytes();
       Release(i);
       ++completed;
-      if (!status.ok()) return OpError(config, i, status.code(), status.message());
+      if (!status.ok()) {
+        phase[i] = Phase::kDone;  // its request is back in the pool; nothing left to cancel
+        return OpError(config, i, status.code(), status.message());
+      }
       if (IsRecv(ops[i].kind) && got != ops[i].range.count * elem) {
+        phase[i] = Phase::kDone;
+        if (slot_of[i] >= 0) free_slots.push_back(slot_of[i]);
+        slot_of[i] = -1;
         return OpError(config, i, StatusCode::kIoError,
                        StrCat("received ", got, " bytes, expected ", ops[i].range.count * elem,
                               " (do the ranks agree on count and type?)"));
