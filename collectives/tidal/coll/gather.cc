@@ -56,7 +56,11 @@ Result<Work> StartGather(Call call, const void* send, void* recv, std::vector<si
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, counts[me], "send"));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, recv, total, "recv"));
   const size_t elem = DataTypeSize(call.type);
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, counts[me] * elem));
+  // Select on a size every rank computes alike (AllGatherV counts differ between ranks).
+  size_t all = 0;
+  for (size_t c : counts) all += c;
+  TIDAL_RETURN_IF_ERROR(
+      internal::Prepare(call, options.algorithm, all / counts.size() * elem));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
