@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "tidal/coll/buffer_pool.h"
 #include "tidal/coll/reduce.h"
 #include "tidal/core/check.h"
 #include "tidal/transport/tag.h"
@@ -105,8 +106,8 @@ struct CollectiveTask::StageRun {
   }
 
   uint8_t* SlotData(int slot) {
-    std::unique_ptr<uint8_t[]>& data = slots[static_cast<size_t>(slot)];
-    if (data == nullptr) data.reset(new uint8_t[std::max<size_t>(slot_bytes, 1)]);
+    PooledBuffer& data = slots[static_cast<size_t>(slot)];
+    if (data == nullptr) data = AcquireBuffer(slot_bytes);
     return data.get();
   }
 
@@ -258,7 +259,7 @@ struct CollectiveTask::StageRun {
   std::vector<Tag> tags;
   std::unique_ptr<Request[]> requests;
   std::vector<int> free_requests;
-  std::vector<std::unique_ptr<uint8_t[]>> slots;
+  std::vector<PooledBuffer> slots;
   std::vector<int> free_slots;
   std::vector<size_t> reduce_ops;  // indices of kRecvReduce ops, in order
   size_t next_reduce = 0;          // reduce_ops[next_reduce] is the next one to post

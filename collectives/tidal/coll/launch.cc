@@ -58,14 +58,9 @@ Status CompareSignatures(const Call& call, const uint8_t* table, const std::vect
 
 }  // namespace
 
-void Scratch::Free::operator()(uint8_t* p) const { std::free(p); }
-
 uint8_t* Scratch::Alloc(size_t bytes) {
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
-  TIDAL_CHECK(p != nullptr) << "out of memory allocating " << rounded << " bytes of scratch";
-  blocks_.emplace_back(p);
-  return p;
+  blocks_.push_back(AcquireBuffer(bytes));
+  return blocks_.back().get();
 }
 
 Status CheckType(const Communicator& comm, CollKind kind, DataType type) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tidal/coll/algorithm.h"
+#include "tidal/coll/buffer_pool.h"
 #include "tidal/coll/collectives.h"
 #include "tidal/coll/executor.h"
 #include "tidal/coll/types.h"
@@ -24,10 +25,7 @@ class Scratch {
   uint8_t* Alloc(size_t bytes);
 
  private:
-  struct Free {
-    void operator()(uint8_t* p) const;
-  };
-  std::vector<std::unique_ptr<uint8_t, Free>> blocks_;
+  std::vector<PooledBuffer> blocks_;
 };
 
 // What every entry point knows about its call.
