@@ -55,7 +55,9 @@ TEST_P(AllReduceTest, SumMatchesTheClosedFormInAndOutOfPlace) {
       for (size_t i = 0; i < count; ++i) ASSERT_EQ(out[i], Expected(c.n, i)) << "i=" << i;
       ASSERT_OK(AllReduce(*comm, in.data(), in.data(), count, DataType::kFloat32, ReduceOp::kSum,
                           options));
-      if (count > 0) ASSERT_EQ(std::memcmp(in.data(), out.data(), count * sizeof(float)), 0);
+      if (count > 0) {
+        ASSERT_EQ(std::memcmp(in.data(), out.data(), count * sizeof(float)), 0);
+      }
     }
   });
 }
