@@ -20,7 +20,9 @@ function(tidal_warnings target)
   endif()
 endfunction()
 
-# Code that produces replicated state must round identically on every rank.
+# Code that produces replicated state must round identically on every rank (and, for CUDA
+# kernels, on the GPU as on the CPU): no FMA contraction, IEEE division, subnormals kept.
 function(tidal_strict_fp target)
-  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>
+    "$<$<COMPILE_LANGUAGE:CUDA>:-fmad=false;-ftz=false;-prec-div=true;-prec-sqrt=true>")
 endfunction()
