@@ -3,6 +3,7 @@
 // contract and bit-identity, in cooperative mode (the full type x op matrix lives in
 // collectives_matrix_test.cc).
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cmath>
 #include <cstring>
@@ -42,7 +43,10 @@ TEST_P(AllReduceTest, SumMatchesTheClosedFormInAndOutOfPlace) {
   WorldOptions world;
   world.size = c.n;
   RunWorld(world, [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+    // shm needs every rank on one host; the others run on two interleaved synthetic hosts.
+    CommSetup setup;
+    if (c.algorithm == Algorithm::kShm) setup.layout = testing::Layout::kOneHost;
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env, setup);
     ASSERT_NE(comm, nullptr);
     CollOptions options;
     options.algorithm = c.algorithm;
@@ -70,11 +74,58 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{1, Algorithm::kDirect}, Case{3, Algorithm::kDirect},
                       Case{5, Algorithm::kDirect}, Case{8, Algorithm::kDirect},
                       Case{1, Algorithm::kChain}, Case{4, Algorithm::kChain},
-                      Case{5, Algorithm::kChain}),
+                      Case{5, Algorithm::kChain}, Case{2, Algorithm::kShm},
+                      Case{3, Algorithm::kShm}, Case{4, Algorithm::kShm},
+                      Case{5, Algorithm::kShm}, Case{8, Algorithm::kShm}),
     [](const ::testing::TestParamInfo<Case>& param) {
       return std::string(AlgorithmName(param.param.algorithm)) + "_n" +
              std::to_string(param.param.n);
     });
+
+// Small slots: a 70001-element AllReduce takes dozens of rounds over both slot sets, and
+// consecutive operations continue the round numbering.
+TEST(ShmAllReduceTest, ManyRoundsAndBackToBackOperations) {
+  setenv("TIDAL_SHM_SLOT_BYTES", "4096", 1);
+  WorldOptions world;
+  world.size = 5;
+  RunWorld(world, [&](RankEnv& env) {
+    CommSetup setup;
+    setup.layout = testing::Layout::kOneHost;
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env, setup);
+    ASSERT_NE(comm, nullptr);
+    std::vector<Work> works;
+    std::vector<std::vector<float>> bufs;
+    for (size_t count : {size_t{70001}, size_t{3}, size_t{0}, size_t{4099}}) {
+      bufs.emplace_back(count);
+      for (size_t i = 0; i < count; ++i) bufs.back()[i] = Value(env.rank(), i);
+    }
+    for (std::vector<float>& b : bufs) {
+      Result<Work> w = AllReduceAsync(*comm, b.data(), b.data(), b.size(), DataType::kFloat32,
+                                      ReduceOp::kSum);
+      ASSERT_OK(w);
+      works.push_back(std::move(w).value());
+    }
+    for (size_t k = 0; k < works.size(); ++k) {
+      ASSERT_OK(works[k].Wait());
+      for (size_t i = 0; i < bufs[k].size(); ++i) ASSERT_EQ(bufs[k][i], Expected(5, i)) << i;
+    }
+  });
+  unsetenv("TIDAL_SHM_SLOT_BYTES");
+}
+
+TEST(ShmAllReduceTest, AcrossHostsItDeclinesWithNotSupported) {
+  WorldOptions world;
+  world.size = 2;
+  RunWorld(world, [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env);  // two synthetic hosts
+    ASSERT_NE(comm, nullptr);
+    float x = 1;
+    CollOptions options;
+    options.algorithm = Algorithm::kShm;
+    EXPECT_EQ(AllReduce(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum, options).code(),
+              StatusCode::kNotSupported);
+  });
+}
 
 }  // namespace
 }  // namespace tidal::coll

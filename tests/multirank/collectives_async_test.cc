@@ -81,7 +81,9 @@ class OwnedShardTest : public ::testing::TestWithParam<OwnedCase> {};
 TEST_P(OwnedShardTest, CallbackSeesTheOwnedRangeOnceAndEveryRankGetsTheOwnersBytes) {
   const OwnedCase c = GetParam();
   RunWorld(World(c.n), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+    testing::CommSetup setup;
+    if (c.algorithm == Algorithm::kShm) setup.layout = testing::Layout::kOneHost;
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env, setup);
     ASSERT_NE(comm, nullptr);
     CollOptions options;
     options.algorithm = c.algorithm;
@@ -133,7 +135,9 @@ INSTANTIATE_TEST_SUITE_P(
                       OwnedCase{5, Algorithm::kRing}, OwnedCase{8, Algorithm::kRing},
                       OwnedCase{1, Algorithm::kDirect}, OwnedCase{2, Algorithm::kDirect},
                       OwnedCase{3, Algorithm::kDirect}, OwnedCase{5, Algorithm::kDirect},
-                      OwnedCase{8, Algorithm::kDirect}),
+                      OwnedCase{8, Algorithm::kDirect}, OwnedCase{2, Algorithm::kShm},
+                      OwnedCase{3, Algorithm::kShm}, OwnedCase{5, Algorithm::kShm},
+                      OwnedCase{8, Algorithm::kShm}),
     [](const ::testing::TestParamInfo<OwnedCase>& param) {
       return std::string(AlgorithmName(param.param.algorithm)) + "_n" +
              std::to_string(param.param.n);
@@ -158,7 +162,9 @@ class BitIdentityTest : public ::testing::TestWithParam<std::tuple<int, Algorith
 TEST_P(BitIdentityTest, EveryRankHoldsTheSameBytes) {
   const auto [n, algorithm, type] = GetParam();
   RunWorld(World(n), [&, n = n, algorithm = algorithm, type = type](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+    testing::CommSetup setup;
+    if (algorithm == Algorithm::kShm) setup.layout = testing::Layout::kOneHost;
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env, setup);
     ASSERT_NE(comm, nullptr);
     const size_t count = 30011;
     SplitMix64 rng(env.seed());
@@ -200,7 +206,8 @@ TEST_P(BitIdentityTest, EveryRankHoldsTheSameBytes) {
 INSTANTIATE_TEST_SUITE_P(
     Algorithms, BitIdentityTest,
     ::testing::Combine(::testing::Values(2, 3, 5, 8),
-                       ::testing::Values(Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain),
+                       ::testing::Values(Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
+                                         Algorithm::kShm),
                        ::testing::Values(DataType::kFloat32, DataType::kFloat16,
                                          DataType::kBFloat16)),
     [](const ::testing::TestParamInfo<std::tuple<int, Algorithm, DataType>>& param) {

@@ -9,7 +9,8 @@
 namespace tidal::coll {
 namespace {
 
-constexpr Algorithm kReductions[] = {Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain};
+constexpr Algorithm kReductions[] = {Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
+                                     Algorithm::kShm};
 constexpr Algorithm kShards[] = {Algorithm::kRing, Algorithm::kDirect};
 constexpr Algorithm kRooted[] = {Algorithm::kChain, Algorithm::kDirect};
 constexpr Algorithm kPairwise[] = {Algorithm::kPairwise};
@@ -67,17 +68,19 @@ std::string_view AlgorithmName(Algorithm algorithm) {
       return "chain";
     case Algorithm::kPairwise:
       return "pairwise";
+    case Algorithm::kShm:
+      return "shm";
   }
   return "unknown";
 }
 
 Result<Algorithm> ParseAlgorithm(std::string_view name) {
   for (Algorithm a : {Algorithm::kAuto, Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
-                      Algorithm::kPairwise}) {
+                      Algorithm::kPairwise, Algorithm::kShm}) {
     if (name == AlgorithmName(a)) return a;
   }
   return InvalidArgumentError("unknown algorithm '", name,
-                              "' (expected auto, ring, direct, chain or pairwise)");
+                              "' (expected auto, ring, direct, chain, pairwise or shm)");
 }
 
 std::string_view CollKindName(CollKind kind) {
@@ -127,26 +130,34 @@ std::span<const Algorithm> AlgorithmsFor(CollKind kind) {
   }
 }
 
-Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t bytes, int n) {
+Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t bytes, int n,
+                                  bool one_host) {
+  const auto runnable = [&](Algorithm a) { return a != Algorithm::kShm || one_host; };
   Algorithm chosen = requested;
   if (chosen == Algorithm::kAuto) {
     if (std::optional<Knob> knob = KnobFor(kind)) {
       TIDAL_ASSIGN_OR_RETURN(chosen, FromKnob(*knob));
+      if (!runnable(chosen)) chosen = Algorithm::kAuto;
     }
   }
   if (chosen == Algorithm::kAuto) {
     TIDAL_ASSIGN_OR_RETURN(Algorithm global, FromKnob(Knob::kAlgo));
-    if (Has(kind, global)) chosen = global;
+    if (Has(kind, global) && runnable(global)) chosen = global;
   }
   if (chosen == Algorithm::kAuto) {
     const std::span<const Algorithm> all = AlgorithmsFor(kind);
     chosen = all.front();
     const bool small = bytes <= kDirectBytes && n <= kDirectMaxRanks;
     if (small && Has(kind, Algorithm::kDirect)) chosen = Algorithm::kDirect;
+    if (one_host && Has(kind, Algorithm::kShm)) chosen = Algorithm::kShm;
   }
   if (!Has(kind, chosen)) {
     return InvalidArgumentError(CollKindName(kind), " has no algorithm '", AlgorithmName(chosen),
                                 "'");
+  }
+  if (!runnable(chosen)) {
+    return NotSupportedError(CollKindName(kind), " with algorithm '", AlgorithmName(chosen),
+                             "' needs every member on one host");
   }
   return chosen;
 }

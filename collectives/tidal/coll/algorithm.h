@@ -8,6 +8,8 @@
 //   chain     broadcast and reduce along the ring from/to the root, pipelined in segments;
 //             AllReduce as chain reduce to position 0 then chain broadcast.
 //   pairwise  AllToAll(V): n-1 steps, at step s rank r sends to r+s and receives from r-s.
+//   shm       AllReduce when every member is on one host: reduce-scatter and all-gather through
+//             a shared-memory segment (shm/shm_allreduce.h), no messages at all.
 //
 // Selection (kAuto): the per-collective knob (TIDAL_ALGO_ALLREDUCE, ...) when set, else
 // TIDAL_ALGO when the collective has that algorithm, else a choice by message size and world size
@@ -25,7 +27,7 @@
 
 namespace tidal::coll {
 
-enum class Algorithm : uint8_t { kAuto, kRing, kDirect, kChain, kPairwise };
+enum class Algorithm : uint8_t { kAuto, kRing, kDirect, kChain, kPairwise, kShm };
 
 enum class CollKind : uint8_t {
   kAllReduce,
@@ -41,7 +43,7 @@ enum class CollKind : uint8_t {
   kRecv,
 };
 
-// "auto", "ring", "direct", "chain", "pairwise".
+// "auto", "ring", "direct", "chain", "pairwise", "shm".
 std::string_view AlgorithmName(Algorithm algorithm);
 Result<Algorithm> ParseAlgorithm(std::string_view name);
 // "allreduce", "reduce_scatter", "allgather", ...
@@ -50,8 +52,11 @@ std::string_view CollKindName(CollKind kind);
 // The algorithms `kind` has (kAuto excluded), the default first.
 std::span<const Algorithm> AlgorithmsFor(CollKind kind);
 
-// The algorithm to run: `requested` unless kAuto, else the knobs, else the size-based choice.
-// kInvalidArgument when the requested (or forced) algorithm does not exist for `kind`.
-Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t bytes, int n);
+// The algorithm to run: `requested` unless kAuto, else the knobs, else the choice by size and
+// topology (`one_host`: every member on this host, n >= 2; shm needs it). kInvalidArgument when
+// the requested (or forced) algorithm does not exist for `kind`; kNotSupported when it exists but
+// cannot run here (shm across hosts). A knob naming an algorithm that cannot run here is ignored.
+Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t bytes, int n,
+                                  bool one_host = false);
 
 }  // namespace tidal::coll

@@ -11,7 +11,9 @@
 // The local step divides kAvg once (FinishAvg on the owned range only) and calls the owned-shard
 // callback; the all-gather then copies the owner's bytes everywhere, so every rank holds
 // bit-identical results. The chain algorithm has no owned shards: AllReduceOwned selects among
-// ring and direct only.
+// ring, direct and shm only.
+//   shm     every member on one host: reduce-scatter and all-gather through shared memory
+//           (shm/shm_allreduce.h), the default there.
 #include <utility>
 
 #include "tidal/coll/collectives.h"
@@ -20,6 +22,7 @@
 #include "tidal/coll/schedule/chain.h"
 #include "tidal/coll/schedule/direct.h"
 #include "tidal/coll/schedule/ring.h"
+#include "tidal/coll/shm/shm_allreduce.h"
 
 namespace tidal::coll {
 namespace {
@@ -70,30 +73,59 @@ void PlanChain(const Call& call, uint8_t* work, std::vector<Stage>& stages) {
   stages.push_back(Stage::Run(ChainBroadcastSchedule(p, n, 0, call.count, seg), peers, work, work));
 }
 
+// The on-host path: shm/shm_allreduce.h, after the signature check when it is on.
+Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard, bool async) {
+  Communicator& comm = call.comm;
+  TIDAL_ASSIGN_OR_RETURN(ShmState * state, GetShmState(comm, comm.NextDeadline()));
+  const size_t bytes = call.count * DataTypeSize(call.type);
+  auto scratch = std::make_shared<Scratch>();
+  std::vector<Stage> check;
+  TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, check));
+  std::shared_ptr<Task> precheck;
+  if (!check.empty()) {
+    TIDAL_ASSIGN_OR_RETURN(Work checked, internal::Launch(call, std::move(check), scratch, async));
+    precheck = checked.task();
+  }
+  ShmAllReduceArgs args;
+  args.type = call.type;
+  args.op = call.op;
+  args.count = call.count;
+  args.send = static_cast<const uint8_t*>(send);
+  args.recv = static_cast<uint8_t*>(recv);
+  args.work = internal::Aligned(recv, call.type) ? static_cast<uint8_t*>(recv)
+                                                 : scratch->Alloc(bytes);
+  args.on_shard = std::move(on_shard);
+  args.precheck = std::move(precheck);
+  args.keep_alive = scratch;
+  args.what = call.what;
+  auto task = std::make_shared<ShmAllReduceTask>(comm, *state, std::move(args));
+  return comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async);
+}
+
 Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, size_t count,
                             DataType type, ReduceOp op, ShardFn on_shard, bool owned,
                             const CollOptions& options, bool async) {
   Call call{comm, CollKind::kAllReduce, type, op, count};
+  call.one_host = internal::OneHost(comm);
   TIDAL_RETURN_IF_ERROR(internal::CheckType(comm, call.kind, type));
   TIDAL_RETURN_IF_ERROR(internal::CheckOp(comm, call.kind, op));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, count, "send"));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, recv, count, "recv"));
   const size_t bytes = count * DataTypeSize(type);
+  Algorithm requested = options.algorithm;
   if (owned) {
-    // The owned-shard contract needs a reduce-scatter: select among its algorithms.
-    call.kind = CollKind::kReduceScatter;
-    Result<Algorithm> chosen = SelectAlgorithm(CollKind::kReduceScatter, options.algorithm,
-                                               bytes / static_cast<size_t>(comm.size()),
-                                               comm.size());
-    if (!chosen.ok()) {
-      return InvalidArgumentError("rank ", comm.rank(), ": allreduce_owned: ",
-                                  chosen.status().message());
+    // The owned-shard contract needs owned ranges: chain has none.
+    if (requested == Algorithm::kChain) {
+      return InvalidArgumentError("rank ", comm.rank(),
+                                  ": allreduce_owned: algorithm chain keeps no owned shards "
+                                  "(use ring, direct or shm)");
     }
-    call.kind = CollKind::kAllReduce;
-    TIDAL_RETURN_IF_ERROR(internal::Prepare(call, *chosen, bytes));
-  } else {
-    TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes));
+    Result<Algorithm> chosen =
+        SelectAlgorithm(call.kind, requested, bytes, comm.size(), call.one_host);
+    if (chosen.ok() && *chosen == Algorithm::kChain) requested = Algorithm::kRing;
   }
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes));
+  if (call.algorithm == Algorithm::kShm) return StartShm(call, send, recv, std::move(on_shard), async);
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));

@@ -88,10 +88,20 @@ Status CheckRoot(const Communicator& comm, CollKind kind, int root) {
                               " is not in [0, ", comm.size(), ")");
 }
 
+bool OneHost(const Communicator& comm) {
+  if (comm.size() < 2) return false;
+  for (int r = 1; r < comm.size(); ++r) {
+    if (comm.placement(r).host_id != comm.placement(0).host_id) return false;
+  }
+  return true;
+}
+
 Status Prepare(Call& call, Algorithm requested, size_t bytes) {
-  Result<Algorithm> chosen = SelectAlgorithm(call.kind, requested, bytes, call.comm.size());
+  Result<Algorithm> chosen =
+      SelectAlgorithm(call.kind, requested, bytes, call.comm.size(), call.one_host);
   if (!chosen.ok()) {
-    return InvalidArgumentError("rank ", call.comm.rank(), ": ", chosen.status().message());
+    return Status(chosen.status().code(),
+                  StrCat("rank ", call.comm.rank(), ": ", chosen.status().message()));
   }
   call.algorithm = *chosen;
   call.seq = call.comm.NextOpSeq();

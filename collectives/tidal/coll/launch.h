@@ -41,6 +41,7 @@ struct Call {
   int root = -1;
   uint64_t extra = 0;  // a hash of V-variant counts, for the signature
   Algorithm algorithm = Algorithm::kDirect;
+  bool one_host = false;  // every member on this host and n >= 2 (shm may run)
   uint32_t seq = 0;
   std::string what;
 };
@@ -51,6 +52,9 @@ Status CheckOp(const Communicator& comm, CollKind kind, ReduceOp op);
 Status CheckBuffer(const Communicator& comm, CollKind kind, const void* buffer, size_t count,
                    std::string_view name);
 Status CheckRoot(const Communicator& comm, CollKind kind, int root);
+
+// Whether every member of `comm` is on this host (and there are at least two).
+bool OneHost(const Communicator& comm);
 
 // Selects the algorithm, takes the op sequence number and names the call.
 Status Prepare(Call& call, Algorithm requested, size_t bytes);

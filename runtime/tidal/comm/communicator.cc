@@ -113,6 +113,8 @@ uint32_t Communicator::NextOpSeq() {
   return seq;
 }
 
+Store& Communicator::store() const { return *world_->store; }
+
 Result<std::unique_ptr<Communicator>> Communicator::Split(int color, int key) {
   const Deadline deadline = NextDeadline();
   const std::string prefix = StrCat("tidal/comm/", id_, "/split/", split_seq_++, "/");

@@ -94,6 +94,11 @@ class Communicator {
   Deadline NextDeadline() const { return Deadline::After(timeout_); }
   // The next collective's op sequence (tag.h), skipping the reserved ones (barrier_task.h).
   uint32_t NextOpSeq();
+  // The rendezvous store of the job (for collective set-up steps of the layers above).
+  Store& store() const;
+  // State the collectives layer keeps per communicator (e.g. its shared-memory segment); set and
+  // read by that layer only, from the thread that issues operations.
+  std::shared_ptr<void>& coll_state() { return coll_state_; }
 
   // Splits this communicator: members with the same color >= 0 form a new communicator, ranked by
   // (key, rank here). Collective over this communicator. Returns nullptr for color < 0.
@@ -151,6 +156,8 @@ class Communicator {
   std::chrono::milliseconds timeout_;
   uint32_t split_seq_ = 0;
   uint32_t op_seq_ = 0;
+
+  std::shared_ptr<void> coll_state_;
 
   Mutex order_mu_;
   std::shared_ptr<Task> last_ TIDAL_GUARDED_BY(order_mu_);             // the last op issued

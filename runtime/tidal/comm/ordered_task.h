@@ -38,6 +38,7 @@ class OrderedTask : public Task {
   bool Poll(Transport& transport) override;
   void Stop(Transport& transport, const Status& why) override;
   void OnDeath(Transport& transport, int rank, const Status& why) override;
+  bool polls_memory() const override { return started_ && !inner_done_ && inner_->polls_memory(); }
 
   const std::string& what() const { return what_; }
   bool started() const { return started_; }

@@ -41,6 +41,8 @@ class Work {
   const Status& status() const;
 
   bool valid() const { return task_ != nullptr; }
+  // The engine task behind this Work (for layers that chain operations).
+  const std::shared_ptr<Task>& task() const { return task_; }
   const std::string& what() const { return what_; }
 
  private:

@@ -77,6 +77,8 @@
     "Pipeline segment of the collectives, in bytes (a few per L2 cache)")                         \
   X(kPipelineDepth, "TIDAL_PIPELINE_DEPTH", "4",                                                  \
     "Receive-and-reduce segments a collective keeps in flight (each holds one scratch segment)")  \
+  X(kShmSlotBytes, "TIDAL_SHM_SLOT_BYTES", "1048576",                                           \
+    "On-host AllReduce: bytes of each rank's shared-memory slot (two per rank)")                 \
   X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
     "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
     "and report the first rank that disagrees instead of hanging")

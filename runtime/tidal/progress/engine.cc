@@ -203,13 +203,20 @@ void Engine::SleepOrYield(Deadline deadline, Clock::time_point* spin_until, int 
   const Clock::time_point now = Clock::now();
   if (work > 0) *spin_until = now + policy_.spin;
   const int fd = transport_->EventFd();
-  if (now < *spin_until || fd < 0) {
+  if (now < *spin_until || fd < 0 || AnyPollsMemory()) {
     sched_yield();
     return;
   }
   if (!transport_->Arm()) return;
   pollfd pfd{fd, POLLIN, 0};
   ::poll(&pfd, 1, deadline.PollTimeoutMs());
+}
+
+bool Engine::AnyPollsMemory() const {
+  for (const std::shared_ptr<Task>& task : active_) {
+    if (task->polls_memory()) return true;
+  }
+  return false;
 }
 
 int Engine::DriveOnce() {

@@ -122,6 +122,8 @@ class Engine {
   // The driver's side (REQUIRES: this thread holds the token).
   bool DriveUntil(Task& task, Deadline deadline);
   int DriveOnce();
+  // Whether an active task waits on shared memory (Task::polls_memory): then never sleep.
+  bool AnyPollsMemory() const;
   bool PollTask(Task& task);
   void MarkFinished(Task& task) TIDAL_EXCLUDES(mu_);
   void AdoptSubmitted() TIDAL_EXCLUDES(mu_);

@@ -41,6 +41,10 @@ class Task {
   // complete without that rank call Stop(transport, why) here. Default: nothing (the transport
   // already fails requests that involve the rank).
   virtual void OnDeath(Transport& transport, int rank, const Status& why);
+  // True while the task waits on memory that other processes write (shared-memory flags) rather
+  // than on the transport: the transport's event fd will not wake the driver for it, so the
+  // engine yields the CPU (sched_yield) instead of sleeping while such a task is active.
+  virtual bool polls_memory() const { return false; }
 
   // True once the task finished; then status() is its result.
   bool finished() const { return finished_.load(std::memory_order_acquire); }

@@ -1,0 +1,199 @@
+#include "tidal/coll/shm/shm_allreduce.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "tidal/coll/reduce.h"
+#include "tidal/core/knobs.h"
+
+namespace tidal::coll {
+namespace {
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters live in shared memory");
+
+constexpr int64_t kDefaultSlotBytes = 1 << 20;
+
+// Elements of piece `j` (of `piece` elements) of a range of `count` elements.
+size_t PieceCount(size_t count, size_t piece, size_t j) {
+  const size_t begin = j * piece;
+  return begin >= count ? 0 : std::min(piece, count - begin);
+}
+
+size_t Rounds(const std::vector<ElementRange>& ranges, size_t piece) {
+  size_t most = 0;
+  for (const ElementRange& r : ranges) most = std::max(most, r.count);
+  return (most + piece - 1) / piece;
+}
+
+}  // namespace
+
+Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline) {
+  std::shared_ptr<void>& slot = comm.coll_state();
+  if (slot == nullptr) {
+    Result<int64_t> bytes = KnobInt(Knob::kShmSlotBytes, kDefaultSlotBytes);
+    const int64_t b = bytes.ok() && *bytes >= 4096 ? *bytes : kDefaultSlotBytes;
+    TIDAL_ASSIGN_OR_RETURN(std::unique_ptr<ShmSegment> segment,
+                           ShmSegment::Attach(comm, static_cast<size_t>(b), deadline));
+    auto state = std::make_shared<ShmState>();
+    state->segment = std::move(segment);
+    slot = state;
+  }
+  auto* state = static_cast<ShmState*>(slot.get());
+  if (state->broken) {
+    return AbortedError("rank ", comm.rank(),
+                        ": the on-host AllReduce state was lost when an earlier one failed; "
+                        "abort the communicator");
+  }
+  return state;
+}
+
+ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllReduceArgs args)
+    : state_(state),
+      seg_(*state.segment),
+      args_(std::move(args)),
+      n_(comm.size()),
+      me_(comm.rank()),
+      elem_(DataTypeSize(args_.type)) {
+  for (int r = 0; r < n_; ++r) {
+    members_.push_back(comm.world_rank(r));
+    ranges_.push_back(OwnedRange(r, n_, args_.count));
+  }
+  ag_piece_ = std::max<size_t>(1, seg_.slot_bytes() / elem_);
+  rs_piece_ = std::max<size_t>(1, ag_piece_ / static_cast<size_t>(n_));
+  rs_rounds_ = Rounds(ranges_, rs_piece_);
+  ag_rounds_ = Rounds(ranges_, ag_piece_);
+  base_ = state.rounds_issued;
+  state.rounds_issued += rs_rounds_ + ag_rounds_;
+}
+
+bool ShmAllReduceTask::AllAtLeast(bool posted, uint64_t round) const {
+  for (int q = 0; q < n_; ++q) {
+    const std::atomic<uint64_t>& c = posted ? seg_.posted(q) : seg_.done(q);
+    if (c.load(std::memory_order_acquire) < round) return false;
+  }
+  return true;
+}
+
+void ShmAllReduceTask::Write(size_t k, int set) {
+  uint8_t* slot = seg_.slot(me_, set);
+  if (k < rs_rounds_) {
+    for (int p = 0; p < n_; ++p) {
+      const ElementRange& r = ranges_[static_cast<size_t>(p)];
+      const size_t c = PieceCount(r.count, rs_piece_, k);
+      if (c == 0) continue;
+      std::memcpy(slot + static_cast<size_t>(p) * rs_piece_ * elem_,
+                  args_.work + (r.begin + k * rs_piece_) * elem_, c * elem_);
+    }
+    return;
+  }
+  const size_t j = k - rs_rounds_;
+  const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
+  const size_t c = PieceCount(mine.count, ag_piece_, j);
+  if (c > 0) std::memcpy(slot, args_.work + (mine.begin + j * ag_piece_) * elem_, c * elem_);
+}
+
+Status ShmAllReduceTask::Read(size_t k, int set) {
+  if (k < rs_rounds_) {
+    const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
+    const size_t c = PieceCount(mine.count, rs_piece_, k);
+    if (c == 0) return Status::Ok();
+    uint8_t* out = args_.work + (mine.begin + k * rs_piece_) * elem_;
+    const size_t offset = static_cast<size_t>(me_) * rs_piece_ * elem_;
+    // Rank order, whatever the timing: the same bits on every run.
+    TIDAL_RETURN_IF_ERROR(ReduceInto(args_.type, args_.op, out, seg_.slot(0, set) + offset,
+                                     seg_.slot(1, set) + offset, c));
+    for (int q = 2; q < n_; ++q) {
+      TIDAL_RETURN_IF_ERROR(Reduce(args_.type, args_.op, out, seg_.slot(q, set) + offset, c));
+    }
+    return Status::Ok();
+  }
+  const size_t j = k - rs_rounds_;
+  for (int p = 0; p < n_; ++p) {
+    if (p == me_) continue;
+    const ElementRange& r = ranges_[static_cast<size_t>(p)];
+    const size_t c = PieceCount(r.count, ag_piece_, j);
+    if (c > 0) std::memcpy(args_.work + (r.begin + j * ag_piece_) * elem_, seg_.slot(p, set), c * elem_);
+  }
+  return Status::Ok();
+}
+
+Status ShmAllReduceTask::Middle() {
+  const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
+  void* shard = args_.work + mine.begin * elem_;
+  if (args_.op == ReduceOp::kAvg) {
+    TIDAL_RETURN_IF_ERROR(FinishAvg(args_.type, shard, mine.count, n_));
+  }
+  if (args_.on_shard) return args_.on_shard(mine, shard);
+  return Status::Ok();
+}
+
+bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
+  if (!started_ && !stopped_) {
+    started_ = true;
+    if (args_.precheck != nullptr && !args_.precheck->status().ok()) {
+      // The members disagree: they will not run the same rounds.
+      stopped_ = true;
+      state_.broken = true;
+      SetResult(args_.precheck->status());
+      return true;
+    }
+    const size_t bytes = args_.count * elem_;
+    if (bytes > 0 && args_.send != args_.work) std::memmove(args_.work, args_.send, bytes);
+  }
+  while (!stopped_) {
+    if (k_ == rs_rounds_ && !middle_done_) {
+      middle_done_ = true;
+      Status st = Middle();
+      if (!st.ok()) {
+        Abandon(std::move(st));
+        return true;
+      }
+    }
+    if (k_ == rs_rounds_ + ag_rounds_) {
+      const size_t bytes = args_.count * elem_;
+      if (bytes > 0 && args_.recv != args_.work) std::memcpy(args_.recv, args_.work, bytes);
+      return true;
+    }
+    const uint64_t t = base_ + k_ + 1;
+    const int set = static_cast<int>(t % 2);
+    if (!wrote_) {
+      if (t > 2 && !AllAtLeast(false, t - 2)) return false;
+      Write(k_, set);
+      seg_.posted(me_).store(t, std::memory_order_release);
+      wrote_ = true;
+    }
+    if (!AllAtLeast(true, t)) return false;
+    Status st = Read(k_, set);
+    if (!st.ok()) {
+      Abandon(std::move(st));
+      return true;
+    }
+    seg_.done(me_).store(t, std::memory_order_release);
+    wrote_ = false;
+    ++k_;
+  }
+  return true;
+}
+
+void ShmAllReduceTask::Abandon(Status why) {
+  if (stopped_) return;
+  stopped_ = true;
+  state_.broken = true;
+  SetResult(Status(why.code(), StrCat("rank ", me_, ": ", args_.what, ": ", why.message())));
+}
+
+void ShmAllReduceTask::Stop(Transport& /*transport*/, const Status& why) {
+  if (stopped_) return;
+  stopped_ = true;
+  state_.broken = true;
+  SetResult(why);
+}
+
+void ShmAllReduceTask::OnDeath(Transport& /*transport*/, int rank, const Status& why) {
+  if (stopped_ || std::find(members_.begin(), members_.end(), rank) == members_.end()) return;
+  Abandon(why);
+  Fail(status());
+}
+
+}  // namespace tidal::coll

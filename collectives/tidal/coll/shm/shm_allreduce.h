@@ -1,0 +1,102 @@
+// The on-host AllReduce: reduce-scatter and all-gather through a shared-memory segment
+// (segment.h), for communicators whose members all live on one host.
+//
+// Design note. The buffer is cut into the owned ranges R_p = OwnedRange(p, n, count) (ring
+// positions = ranks here: one host), the same ranges as every other algorithm, so the owned-shard
+// contract holds unchanged. The operation is a sequence of rounds, each a write then a read:
+//   reduce-scatter round j: every rank copies piece j of every R_p (P = slot/n bytes each) into
+//     its slot; once all have posted, owner p reduces piece j of R_p across the n slots in rank
+//     order, straight into its own buffer. The fixed order makes the result independent of timing.
+//   then: avg is divided and the owned-shard callback runs on the whole reduced R_p;
+//   all-gather round j: every owner copies piece j of R_p (now a whole slot each) into its slot;
+//     once all have posted, every rank copies every other owner's piece into its buffer. Every
+//     rank ends with the owner's bytes: results are bit-identical on all ranks.
+// Memory traffic per rank and byte: copy in (2), reduce (1 + 1/n), publish (2/n), copy out
+// (2 (n-1)/n): about 5 passes, against the ring's message copies plus reductions, and no
+// syscalls. Rounds alternate between two slot sets so that round t+1's writes overlap round t's
+// reads; a slot set is rewritten only when every rank's done counter passed its previous round.
+// Waiting is polling: the task reports polls_memory() so that the engine yields the CPU between
+// polls instead of sleeping on the transport (which never hears of these writes).
+//
+// Failure: a timeout or a member's death stops the operation; the members' round counters then
+// disagree, so the communicator's segment is marked broken and later on-host AllReduces fail with
+// kAborted (abort the communicator).
+//
+// Thread safety: a Task, driven by the engine's driver; the ShmState belongs to its communicator.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tidal/coll/collectives.h"
+#include "tidal/coll/shm/segment.h"
+#include "tidal/progress/task.h"
+
+namespace tidal::coll {
+
+// Per-communicator state of the on-host path (kept in Communicator::coll_state()).
+struct ShmState {
+  std::unique_ptr<ShmSegment> segment;
+  uint64_t rounds_issued = 0;  // rounds used by the operations issued so far
+  bool broken = false;
+};
+
+// The communicator's ShmState, attaching the segment at the first call (collective: every member
+// must make the same call). REQUIRES: every member on this host.
+Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline);
+
+struct ShmAllReduceArgs {
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  size_t count = 0;
+  const uint8_t* send = nullptr;  // copied to `work` when the operation starts
+  uint8_t* recv = nullptr;        // `work` is copied here at the end (when they differ)
+  uint8_t* work = nullptr;        // the buffer reduced in place (aligned to the element size)
+  ShardFn on_shard;               // may be empty
+  // The signature check (TIDAL_CHECK_COLLECTIVES), issued just before; its failure fails this.
+  std::shared_ptr<Task> precheck;
+  std::shared_ptr<void> keep_alive;  // scratch the pointers above may point into
+  std::string what;
+};
+
+class ShmAllReduceTask : public Task {
+ public:
+  // Reserves this operation's rounds in `state` (at issue time, in issue order).
+  ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllReduceArgs args);
+
+  bool Poll(Transport& transport) override;
+  void Stop(Transport& transport, const Status& why) override;
+  void OnDeath(Transport& transport, int rank, const Status& why) override;
+  bool polls_memory() const override { return !stopped_; }
+
+ private:
+  bool AllAtLeast(bool posted, uint64_t round) const;
+  void Write(size_t k, int set);
+  Status Read(size_t k, int set);
+  Status Middle();
+  void Abandon(Status why);
+
+  ShmState& state_;
+  ShmSegment& seg_;
+  ShmAllReduceArgs args_;
+  int n_;
+  int me_;
+  std::vector<int> members_;  // world ranks
+  std::vector<ElementRange> ranges_;
+  size_t elem_;
+  size_t rs_piece_;  // elements per owner per reduce-scatter round
+  size_t ag_piece_;  // elements per all-gather round
+  size_t rs_rounds_ = 0;
+  size_t ag_rounds_ = 0;
+  uint64_t base_ = 0;
+  size_t k_ = 0;  // the current round, 0 .. rs_rounds_ + ag_rounds_
+  bool started_ = false;
+  bool wrote_ = false;
+  bool middle_done_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace tidal::coll
