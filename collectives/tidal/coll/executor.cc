@@ -53,9 +53,10 @@ struct CollectiveTask::StageRun {
         phase(ops.size(), Phase::kIdle),
         slot_of(ops.size(), -1),
         request_of(ops.size(), -1),
-        requests(new Request[kMaxRequests]),
         same_buffer(s.send_base == s.recv_base) {
-    for (int i = kMaxRequests - 1; i >= 0; --i) free_requests.push_back(i);
+    const int request_count = static_cast<int>(std::min<size_t>(kMaxRequests, ops.size()));
+    requests.reset(new Request[static_cast<size_t>(request_count)]);
+    for (int i = request_count - 1; i >= 0; --i) free_requests.push_back(i);
     for (size_t i = 0; i < ops.size(); ++i) {
       if (ops[i].kind != Op::kRecvReduce) continue;
       reduce_ops.push_back(i);
@@ -287,6 +288,11 @@ bool CollectiveTask::Poll(Transport& transport) {
         stopped_ = true;
         continue;
       }
+      ++stage_;
+      continue;
+    }
+    if (stage.schedule.ops.empty()) {  // e.g. one rank, or an empty buffer
+      tag_base_ += stage.schedule.num_steps * stage.schedule.segments_per_step;
       ++stage_;
       continue;
     }
