@@ -7,7 +7,7 @@ include(CMakePackageConfigHelpers)
 add_library(tidal SHARED ${PROJECT_SOURCE_DIR}/cmake/empty.cc)
 # The folder libraries that hold code; header-only ones (INTERFACE) have nothing to archive.
 set(tidal_archives)
-foreach(lib tidal_runtime tidal_coll tidal_gossip tidal_optim)
+foreach(lib tidal_runtime tidal_coll tidal_gossip tidal_optim tidal_capi)
   get_target_property(lib_type ${lib} TYPE)
   if(lib_type STREQUAL "STATIC_LIBRARY")
     list(APPEND tidal_archives $<TARGET_FILE:${lib}>)
@@ -29,8 +29,9 @@ add_library(tidal::tidal ALIAS tidal)
 install(TARGETS tidal EXPORT tidalTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# Public headers: every folder library's header file set, under include/tidal/.
-foreach(lib tidal_runtime tidal_coll tidal_gossip tidal_optim)
+# Public headers: every folder library's header file set, under include/tidal/ (the C API's
+# tidal.h, at its folder's root, lands in include/).
+foreach(lib tidal_runtime tidal_coll tidal_gossip tidal_optim tidal_capi)
   get_target_property(header_dirs ${lib} HEADER_DIRS)
   get_target_property(header_files ${lib} HEADER_SET)
   foreach(header ${header_files})
