@@ -6,7 +6,7 @@
 //   -o,--op sum|prod|min|max|avg|all   -d,--datatype float|double|half|bfloat16|int8|uint8|int32|
 //   int64|all (and tidal's aliases)   -r,--root 0|all (-1: all)   -a,--average 0..3 (rank 0, avg,
 //   min, max over ranks)   -z 0|1   -T,--timeout S   -J,--output_file out.json   -t,--nthreads 1
-//   -g,--ngpus 1   (tidal) -A,--algo auto|ring|direct|chain|pairwise   -N,--blocking (= -z 1:
+//   -g,--ngpus 1   (tidal) -A,--algo auto|ring|direct|chain|pairwise|shm   -N,--blocking (= -z 1:
 //   wait for each operation, then a barrier)
 // Sizes step by -i when it is given, else by -f when it is above 1, else by 1M (nccl-tests).
 //
