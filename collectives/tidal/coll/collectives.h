@@ -111,8 +111,8 @@ Status Reduce(Communicator& comm, const void* send, void* recv, size_t count, Da
 Result<Work> ReduceAsync(Communicator& comm, const void* send, void* recv, size_t count,
                          DataType type, ReduceOp op, int root, const CollOptions& options = {});
 
-// Block r of send (count elements) goes to rank r; block s of recv comes from rank s. Not in
-// place (send and recv must not overlap).
+// Block r of send (count elements) goes to rank r; block s of recv comes from rank s. send and
+// recv may overlap (in place): the send buffer is then first copied to scratch.
 Status AllToAll(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
                 const CollOptions& options = {});
 Result<Work> AllToAllAsync(Communicator& comm, const void* send, void* recv, size_t count,
