@@ -25,7 +25,9 @@ using testing::RunWorld;
 using testing::WorldOptions;
 
 // Small integers: every partial sum is exact in fp32, whatever the reduction order.
-float Value(int rank, size_t i) { return static_cast<float>((rank + 1) * static_cast<int>(i % 29 + 1)); }
+float Value(int rank, size_t i) {
+  return static_cast<float>((rank + 1) * static_cast<int>(i % 29 + 1));
+}
 
 float Expected(int n, size_t i) {
   return static_cast<float>(n * (n + 1) / 2 * static_cast<int>(i % 29 + 1));
@@ -54,8 +56,8 @@ TEST_P(AllReduceTest, SumMatchesTheClosedFormInAndOutOfPlace) {
       std::vector<float> in(count);
       for (size_t i = 0; i < count; ++i) in[i] = Value(env.rank(), i);
       std::vector<float> out(count, -1.0f);
-      ASSERT_OK(AllReduce(*comm, in.data(), out.data(), count, DataType::kFloat32,
-                          ReduceOp::kSum, options));
+      ASSERT_OK(AllReduce(*comm, in.data(), out.data(), count, DataType::kFloat32, ReduceOp::kSum,
+                          options));
       for (size_t i = 0; i < count; ++i) ASSERT_EQ(out[i], Expected(c.n, i)) << "i=" << i;
       ASSERT_OK(AllReduce(*comm, in.data(), in.data(), count, DataType::kFloat32, ReduceOp::kSum,
                           options));
@@ -66,21 +68,20 @@ TEST_P(AllReduceTest, SumMatchesTheClosedFormInAndOutOfPlace) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Algorithms, AllReduceTest,
-    ::testing::Values(Case{1, Algorithm::kRing}, Case{2, Algorithm::kRing},
-                      Case{3, Algorithm::kRing}, Case{4, Algorithm::kRing},
-                      Case{5, Algorithm::kRing}, Case{8, Algorithm::kRing},
-                      Case{1, Algorithm::kDirect}, Case{3, Algorithm::kDirect},
-                      Case{5, Algorithm::kDirect}, Case{8, Algorithm::kDirect},
-                      Case{1, Algorithm::kChain}, Case{4, Algorithm::kChain},
-                      Case{5, Algorithm::kChain}, Case{2, Algorithm::kShm},
-                      Case{3, Algorithm::kShm}, Case{4, Algorithm::kShm},
-                      Case{5, Algorithm::kShm}, Case{8, Algorithm::kShm}),
-    [](const ::testing::TestParamInfo<Case>& param) {
-      return std::string(AlgorithmName(param.param.algorithm)) + "_n" +
-             std::to_string(param.param.n);
-    });
+INSTANTIATE_TEST_SUITE_P(Algorithms, AllReduceTest,
+                         ::testing::Values(Case{1, Algorithm::kRing}, Case{2, Algorithm::kRing},
+                                           Case{3, Algorithm::kRing}, Case{4, Algorithm::kRing},
+                                           Case{5, Algorithm::kRing}, Case{8, Algorithm::kRing},
+                                           Case{1, Algorithm::kDirect}, Case{3, Algorithm::kDirect},
+                                           Case{5, Algorithm::kDirect}, Case{8, Algorithm::kDirect},
+                                           Case{1, Algorithm::kChain}, Case{4, Algorithm::kChain},
+                                           Case{5, Algorithm::kChain}, Case{2, Algorithm::kShm},
+                                           Case{3, Algorithm::kShm}, Case{4, Algorithm::kShm},
+                                           Case{5, Algorithm::kShm}, Case{8, Algorithm::kShm}),
+                         [](const ::testing::TestParamInfo<Case>& param) {
+                           return std::string(AlgorithmName(param.param.algorithm)) + "_n" +
+                                  std::to_string(param.param.n);
+                         });
 
 // Small slots: a 70001-element AllReduce takes dozens of rounds over both slot sets, and
 // consecutive operations continue the round numbering.
@@ -100,8 +101,8 @@ TEST(ShmAllReduceTest, ManyRoundsAndBackToBackOperations) {
       for (size_t i = 0; i < count; ++i) bufs.back()[i] = Value(env.rank(), i);
     }
     for (std::vector<float>& b : bufs) {
-      Result<Work> w = AllReduceAsync(*comm, b.data(), b.data(), b.size(), DataType::kFloat32,
-                                      ReduceOp::kSum);
+      Result<Work> w =
+          AllReduceAsync(*comm, b.data(), b.data(), b.size(), DataType::kFloat32, ReduceOp::kSum);
       ASSERT_OK(w);
       works.push_back(std::move(w).value());
     }

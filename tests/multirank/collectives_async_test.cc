@@ -150,8 +150,8 @@ TEST(OwnedShardTest, ChainCannotKeepOwnedShards) {
     float x = 1;
     CollOptions options;
     options.algorithm = Algorithm::kChain;
-    const Status st = AllReduceOwned(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum,
-                                     nullptr, options);
+    const Status st =
+        AllReduceOwned(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum, nullptr, options);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st;
   });
 }
@@ -194,7 +194,8 @@ TEST_P(BitIdentityTest, EveryRankHoldsTheSameBytes) {
       ASSERT_OK(AllGather(*comm, values.data(), all.data(), count, DataType::kFloat32));
       for (size_t i = 0; i < count; ++i) {
         double exact = 0;
-        for (int r = 0; r < n; ++r) exact += static_cast<double>(all[static_cast<size_t>(r) * count + i]);
+        for (int r = 0; r < n; ++r)
+          exact += static_cast<double>(all[static_cast<size_t>(r) * count + i]);
         float got;
         std::memcpy(&got, &out[i * 4], 4);
         ASSERT_NEAR(static_cast<double>(got), exact, n * n * 0x1p-24) << "i=" << i;
@@ -205,11 +206,10 @@ TEST_P(BitIdentityTest, EveryRankHoldsTheSameBytes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Algorithms, BitIdentityTest,
-    ::testing::Combine(::testing::Values(2, 3, 5, 8),
-                       ::testing::Values(Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
-                                         Algorithm::kShm),
-                       ::testing::Values(DataType::kFloat32, DataType::kFloat16,
-                                         DataType::kBFloat16)),
+    ::testing::Combine(
+        ::testing::Values(2, 3, 5, 8),
+        ::testing::Values(Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain, Algorithm::kShm),
+        ::testing::Values(DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16)),
     [](const ::testing::TestParamInfo<std::tuple<int, Algorithm, DataType>>& param) {
       return std::string(AlgorithmName(std::get<1>(param.param))) + "_" +
              std::string(DataTypeName(std::get<2>(param.param))) + "_n" +

@@ -43,12 +43,11 @@ TEST(CollectiveStreamTest, AsyncOperationsFinishInIssueOrder) {
     std::vector<Work> works;
     for (int k = 0; k < kOps; ++k) {
       bufs[k].assign(1000 + 37 * k, env.rank() + k);
-      Result<Work> w =
-          k % 3 == 2
-              ? BroadcastAsync(*comm, bufs[k].data(), bufs[k].data(), bufs[k].size(),
-                               DataType::kInt32, k % 4)
-              : AllReduceAsync(*comm, bufs[k].data(), bufs[k].data(), bufs[k].size(),
-                               DataType::kInt32, ReduceOp::kSum);
+      Result<Work> w = k % 3 == 2
+                           ? BroadcastAsync(*comm, bufs[k].data(), bufs[k].data(), bufs[k].size(),
+                                            DataType::kInt32, k % 4)
+                           : AllReduceAsync(*comm, bufs[k].data(), bufs[k].data(), bufs[k].size(),
+                                            DataType::kInt32, ReduceOp::kSum);
       ASSERT_OK(w);
       works.push_back(std::move(w).value());
     }
@@ -159,10 +158,9 @@ TEST(CollectiveStreamTest, CheckCollectivesNamesTheRankWithAnotherKind) {
     std::unique_ptr<Communicator> comm = MakeCommunicator(env);
     ASSERT_NE(comm, nullptr);
     std::vector<int32_t> x(5, env.rank());
-    const Status st = env.rank() == 1
-                          ? Broadcast(*comm, x.data(), x.data(), 5, DataType::kInt32, 0)
-                          : AllReduce(*comm, x.data(), x.data(), 5, DataType::kInt32,
-                                      ReduceOp::kMax);
+    const Status st =
+        env.rank() == 1 ? Broadcast(*comm, x.data(), x.data(), 5, DataType::kInt32, 0)
+                        : AllReduce(*comm, x.data(), x.data(), 5, DataType::kInt32, ReduceOp::kMax);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st;
     EXPECT_TRUE(Contains(st, "rank 1 called broadcast(count=5, type=int32, root=0")) << st;
   });

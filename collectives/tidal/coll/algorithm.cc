@@ -48,8 +48,7 @@ Result<Algorithm> FromKnob(Knob knob) {
   if (text.empty()) return Algorithm::kAuto;
   Result<Algorithm> parsed = ParseAlgorithm(text);
   if (!parsed.ok()) {
-    return InvalidArgumentError(GetKnobInfo(knob).name, "=", text, ": ",
-                                parsed.status().message());
+    return InvalidArgumentError(GetKnobInfo(knob).name, "=", text, ": ", parsed.status().message());
   }
   return *parsed;
 }

@@ -55,9 +55,10 @@ void PlanShards(const Call& call, uint8_t* work, ShardFn on_shard, std::vector<S
   const std::vector<ElementRange> chunks = OwnedChunks(n, call.count);
   const std::vector<int> peers = internal::RingPeers(call.comm);
   const bool ring = call.algorithm == Algorithm::kRing;
-  Schedule rs = ring ? RingReduceScatterChunks(p, chunks, seg)
-                     : DirectReduceScatterSchedule(p, chunks, seg);
-  Schedule ag = ring ? RingAllGatherChunks(p, chunks, seg) : DirectAllGatherSchedule(p, chunks, seg);
+  Schedule rs =
+      ring ? RingReduceScatterChunks(p, chunks, seg) : DirectReduceScatterSchedule(p, chunks, seg);
+  Schedule ag =
+      ring ? RingAllGatherChunks(p, chunks, seg) : DirectAllGatherSchedule(p, chunks, seg);
   stages.push_back(Stage::Run(std::move(rs), peers, work, work));
   stages.push_back(ShardStage(call, work, chunks[static_cast<size_t>(p)], std::move(on_shard)));
   stages.push_back(Stage::Run(std::move(ag), peers, work, work));
@@ -92,8 +93,8 @@ Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard
   args.count = call.count;
   args.send = static_cast<const uint8_t*>(send);
   args.recv = static_cast<uint8_t*>(recv);
-  args.work = internal::Aligned(recv, call.type) ? static_cast<uint8_t*>(recv)
-                                                 : scratch->Alloc(bytes);
+  args.work =
+      internal::Aligned(recv, call.type) ? static_cast<uint8_t*>(recv) : scratch->Alloc(bytes);
   args.on_shard = std::move(on_shard);
   args.precheck = std::move(precheck);
   args.keep_alive = scratch;
@@ -125,12 +126,13 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
     if (chosen.ok() && *chosen == Algorithm::kChain) requested = Algorithm::kRing;
   }
   TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes));
-  if (call.algorithm == Algorithm::kShm) return StartShm(call, send, recv, std::move(on_shard), async);
+  if (call.algorithm == Algorithm::kShm)
+    return StartShm(call, send, recv, std::move(on_shard), async);
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
-  uint8_t* work = internal::Aligned(recv, type) ? static_cast<uint8_t*>(recv)
-                                                : scratch->Alloc(bytes);
+  uint8_t* work =
+      internal::Aligned(recv, type) ? static_cast<uint8_t*>(recv) : scratch->Alloc(bytes);
   stages.push_back(internal::CopyStage(send, work, bytes));
   if (call.algorithm == Algorithm::kChain) {
     PlanChain(call, work, stages);
@@ -154,11 +156,11 @@ Result<Work> AllReduceAsync(Communicator& comm, const void* send, void* recv, si
   return StartAllReduce(comm, send, recv, count, type, op, nullptr, false, options, true);
 }
 
-Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count,
-                      DataType type, ReduceOp op, ShardFn on_shard, const CollOptions& options) {
-  return internal::Block(StartAllReduce(comm, send, recv, count, type, op, std::move(on_shard),
-                                        true, options, false),
-                         options);
+Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
+                      ReduceOp op, ShardFn on_shard, const CollOptions& options) {
+  return internal::Block(
+      StartAllReduce(comm, send, recv, count, type, op, std::move(on_shard), true, options, false),
+      options);
 }
 
 Result<Work> AllReduceOwnedAsync(Communicator& comm, const void* send, void* recv, size_t count,

@@ -68,9 +68,8 @@ Result<Work> AllReduceAsync(Communicator& comm, const void* send, void* recv, si
 // points at recv + range.begin elements (avg is already divided). A non-OK return fails the
 // operation on this rank (the others then fail or time out).
 using ShardFn = std::function<Status(ElementRange range, void* shard)>;
-Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count,
-                      DataType type, ReduceOp op, ShardFn on_shard,
-                      const CollOptions& options = {});
+Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
+                      ReduceOp op, ShardFn on_shard, const CollOptions& options = {});
 Result<Work> AllReduceOwnedAsync(Communicator& comm, const void* send, void* recv, size_t count,
                                  DataType type, ReduceOp op, ShardFn on_shard,
                                  const CollOptions& options = {});
@@ -78,13 +77,12 @@ Result<Work> AllReduceOwnedAsync(Communicator& comm, const void* send, void* rec
 // send holds size() * recv_count elements; rank r receives the reduction of block r.
 Status ReduceScatter(Communicator& comm, const void* send, void* recv, size_t recv_count,
                      DataType type, ReduceOp op, const CollOptions& options = {});
-Result<Work> ReduceScatterAsync(Communicator& comm, const void* send, void* recv,
-                                size_t recv_count, DataType type, ReduceOp op,
-                                const CollOptions& options = {});
+Result<Work> ReduceScatterAsync(Communicator& comm, const void* send, void* recv, size_t recv_count,
+                                DataType type, ReduceOp op, const CollOptions& options = {});
 
 // recv holds size() * send_count elements; block r is rank r's send buffer.
-Status AllGather(Communicator& comm, const void* send, void* recv, size_t send_count,
-                 DataType type, const CollOptions& options = {});
+Status AllGather(Communicator& comm, const void* send, void* recv, size_t send_count, DataType type,
+                 const CollOptions& options = {});
 Result<Work> AllGatherAsync(Communicator& comm, const void* send, void* recv, size_t send_count,
                             DataType type, const CollOptions& options = {});
 
@@ -141,8 +139,8 @@ Status Send(Communicator& comm, const void* buf, size_t count, DataType type, in
             uint32_t tag = 0, const CollOptions& options = {});
 Result<Work> SendAsync(Communicator& comm, const void* buf, size_t count, DataType type, int peer,
                        uint32_t tag = 0);
-Status Recv(Communicator& comm, void* buf, size_t count, DataType type, int peer,
-            uint32_t tag = 0, const CollOptions& options = {});
+Status Recv(Communicator& comm, void* buf, size_t count, DataType type, int peer, uint32_t tag = 0,
+            const CollOptions& options = {});
 Result<Work> RecvAsync(Communicator& comm, void* buf, size_t count, DataType type, int peer,
                        uint32_t tag = 0);
 

@@ -28,8 +28,8 @@ Status CheckCounts(const Communicator& comm, std::span<const size_t> counts,
   const size_t n = static_cast<size_t>(comm.size());
   if (counts.size() == n && displs.size() == n) return Status::Ok();
   return InvalidArgumentError("rank ", comm.rank(), ": alltoallv: ", what,
-                              " counts and displacements need ", n, " entries, got ",
-                              counts.size(), " and ", displs.size());
+                              " counts and displacements need ", n, " entries, got ", counts.size(),
+                              " and ", displs.size());
 }
 
 size_t Extent(std::span<const size_t> counts, std::span<const size_t> displs) {
@@ -71,8 +71,9 @@ Result<Work> StartAllToAllV(Call call, const void* send, std::span<const size_t>
   }
   const size_t me = static_cast<size_t>(comm.rank());
   if (send_counts[me] != recv_counts[me]) {
-    return InvalidArgumentError("rank ", comm.rank(), ": alltoallv: send_counts[", me, "] = ",
-                                send_counts[me], " but recv_counts[", me, "] = ", recv_counts[me]);
+    return InvalidArgumentError("rank ", comm.rank(), ": alltoallv: send_counts[", me,
+                                "] = ", send_counts[me], " but recv_counts[", me,
+                                "] = ", recv_counts[me]);
   }
   stages.push_back(internal::CopyStage(in + send_displs[me] * elem, out + recv_displs[me] * elem,
                                        send_counts[me] * elem));
@@ -94,8 +95,8 @@ Result<Work> StartAllToAll(Communicator& comm, const void* send, void* recv, siz
   std::vector<size_t> counts(n, count);
   std::vector<size_t> displs(n);
   for (size_t r = 0; r < n; ++r) displs[r] = r * count;
-  return StartAllToAllV(Call{comm, CollKind::kAllToAll, type, ReduceOp::kSum, count}, send,
-                        counts, displs, recv, counts, displs, options, async);
+  return StartAllToAllV(Call{comm, CollKind::kAllToAll, type, ReduceOp::kSum, count}, send, counts,
+                        displs, recv, counts, displs, options, async);
 }
 
 Schedule DisseminationSchedule(int rank, int n) {

@@ -95,8 +95,7 @@ struct CollectiveTask::StageRun {
   bool CanPost(size_t i) const {
     const Op& op = ops[i];
     if (op.kind != Op::kCopy && free_requests.empty()) return false;
-    if (op.kind == Op::kRecvReduce &&
-        (free_slots.empty() || reduce_ops[next_reduce] != i)) {
+    if (op.kind == Op::kRecvReduce && (free_slots.empty() || reduce_ops[next_reduce] != i)) {
       return false;
     }
     for (size_t j = first_open; j < i; ++j) {
@@ -246,9 +245,10 @@ struct CollectiveTask::StageRun {
     const auto it = std::find(config.members.begin(), config.members.end(), world_peer);
     const long peer = it - config.members.begin();
     const bool send = op.kind == Op::kSend;
-    return Status(code, StrCat("rank ", config.rank, ": ", config.what, ": ", send ? "send to" : "receive from",
-                   " rank ", peer, " (step ", op.step, ", segment ", op.segment, ", ",
-                   op.range.count, " elements): ", message));
+    return Status(code,
+                  StrCat("rank ", config.rank, ": ", config.what, ": ",
+                         send ? "send to" : "receive from", " rank ", peer, " (step ", op.step,
+                         ", segment ", op.segment, ", ", op.range.count, " elements): ", message));
   }
 
   const Stage& stage;
@@ -339,8 +339,8 @@ void CollectiveTask::OnDeath(Transport& transport, int rank, const Status& why) 
     return;
   }
   if (stage_ == stages_.size()) return;
-  Error(transport, Status(why.code(), StrCat("rank ", config_.rank, ": ", config_.what, ": ",
-                                             why.message())));
+  Error(transport,
+        Status(why.code(), StrCat("rank ", config_.rank, ": ", config_.what, ": ", why.message())));
   Fail(status());
 }
 

@@ -67,10 +67,10 @@ struct ExecutorConfig {
   ReduceOp op = ReduceOp::kSum;
   uint32_t comm_id = 0;
   uint32_t seq = 0;
-  int rank = 0;                // in the communicator, for messages
-  std::vector<int> members;    // world ranks of the communicator (a death among them fails it)
-  int depth = 4;               // scratch slots for receive-reduce
-  std::string what;            // "allreduce #3 (comm 1, 1024 x float, sum)"
+  int rank = 0;              // in the communicator, for messages
+  std::vector<int> members;  // world ranks of the communicator (a death among them fails it)
+  int depth = 4;             // scratch slots for receive-reduce
+  std::string what;          // "allreduce #3 (comm 1, 1024 x float, sum)"
 };
 
 class CollectiveTask : public Task {

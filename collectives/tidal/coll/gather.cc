@@ -59,8 +59,7 @@ Result<Work> StartGather(Call call, const void* send, void* recv, std::vector<si
   // Select on a size every rank computes alike (AllGatherV counts differ between ranks).
   size_t all = 0;
   for (size_t c : counts) all += c;
-  TIDAL_RETURN_IF_ERROR(
-      internal::Prepare(call, options.algorithm, all / counts.size() * elem));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, all / counts.size() * elem));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
@@ -132,18 +131,17 @@ Result<Work> StartBroadcast(Communicator& comm, const void* send, void* recv, si
       static_cast<int>(std::find(ring.begin(), ring.end(), root) - ring.begin());
   const int p = comm.ring_position();
   const size_t seg = internal::SegmentElems(type);
-  Schedule schedule =
-      call.algorithm == Algorithm::kChain
-          ? ChainBroadcastSchedule(p, comm.size(), root_position, count, seg)
-          : DirectBroadcastSchedule(p, comm.size(), root_position, count, seg);
+  Schedule schedule = call.algorithm == Algorithm::kChain
+                          ? ChainBroadcastSchedule(p, comm.size(), root_position, count, seg)
+                          : DirectBroadcastSchedule(p, comm.size(), root_position, count, seg);
   stages.push_back(Stage::Run(std::move(schedule), internal::RingPeers(comm), recv, recv));
   return internal::Launch(call, std::move(stages), std::move(scratch), async);
 }
 
 }  // namespace
 
-Status AllGather(Communicator& comm, const void* send, void* recv, size_t send_count,
-                 DataType type, const CollOptions& options) {
+Status AllGather(Communicator& comm, const void* send, void* recv, size_t send_count, DataType type,
+                 const CollOptions& options) {
   return internal::Block(StartAllGather(comm, send, recv, send_count, type, options, false),
                          options);
 }
@@ -156,9 +154,9 @@ Result<Work> AllGatherAsync(Communicator& comm, const void* send, void* recv, si
 Status AllGatherV(Communicator& comm, const void* send, size_t send_count, void* recv,
                   std::span<const size_t> recv_counts, std::span<const size_t> displs,
                   DataType type, const CollOptions& options) {
-  return internal::Block(StartAllGatherV(comm, send, send_count, recv, recv_counts, displs, type,
-                                         options, false),
-                         options);
+  return internal::Block(
+      StartAllGatherV(comm, send, send_count, recv, recv_counts, displs, type, options, false),
+      options);
 }
 
 Result<Work> AllGatherVAsync(Communicator& comm, const void* send, size_t send_count, void* recv,

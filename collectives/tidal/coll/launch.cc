@@ -65,8 +65,8 @@ uint8_t* Scratch::Alloc(size_t bytes) {
 
 Status CheckType(const Communicator& comm, CollKind kind, DataType type) {
   if (static_cast<uint8_t>(type) <= static_cast<uint8_t>(DataType::kInt64)) return Status::Ok();
-  return InvalidArgumentError("rank ", comm.rank(), ": ", CollKindName(kind), ": unknown data type ",
-                              static_cast<int>(type));
+  return InvalidArgumentError("rank ", comm.rank(), ": ", CollKindName(kind),
+                              ": unknown data type ", static_cast<int>(type));
 }
 
 Status CheckOp(const Communicator& comm, CollKind kind, ReduceOp op) {
@@ -146,15 +146,18 @@ Status AddSignatureCheck(const Call& call, Scratch& scratch, std::vector<Stage>&
   if (!*enabled) return Status::Ok();
   const int n = call.comm.size();
   const int position = call.comm.ring_position();
-  const WireSignature mine{static_cast<uint8_t>(call.kind),      static_cast<uint8_t>(call.type),
-                           static_cast<uint8_t>(call.op),        static_cast<uint8_t>(call.algorithm),
-                           static_cast<int32_t>(call.root),      static_cast<uint64_t>(call.count),
+  const WireSignature mine{static_cast<uint8_t>(call.kind),
+                           static_cast<uint8_t>(call.type),
+                           static_cast<uint8_t>(call.op),
+                           static_cast<uint8_t>(call.algorithm),
+                           static_cast<int32_t>(call.root),
+                           static_cast<uint64_t>(call.count),
                            call.extra};
   uint8_t* table = scratch.Alloc(static_cast<size_t>(n) * 24);
   std::memcpy(table + position * 24, &mine, 24);
   const size_t bytes = static_cast<size_t>(n) * 24;
-  Stage exchange = Stage::Run(RingAllGatherSchedule(position, n, bytes, bytes), RingPeers(call.comm),
-                              table, table);
+  Stage exchange = Stage::Run(RingAllGatherSchedule(position, n, bytes, bytes),
+                              RingPeers(call.comm), table, table);
   exchange.elem_bytes = 1;
   stages.push_back(std::move(exchange));
   stages.push_back(Stage::Local([table, ring = call.comm.ring_order(), copy = call]() {
@@ -174,8 +177,8 @@ Result<Work> Launch(const Call& call, std::vector<Stage> stages, std::shared_ptr
   config.members = RankPeers(call.comm);
   config.depth = PipelineDepth();
   config.what = call.what;
-  auto task = std::make_shared<CollectiveTask>(std::move(config), std::move(stages),
-                                               std::move(scratch));
+  auto task =
+      std::make_shared<CollectiveTask>(std::move(config), std::move(stages), std::move(scratch));
   return call.comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async);
 }
 

@@ -93,8 +93,7 @@ Result<Work> StartReduce(Communicator& comm, const void* send, void* recv, size_
   Schedule schedule = chain ? ChainReduceSchedule(p, n, root_position, count, seg)
                             : DirectReduceSchedule(p, n, root_position, count, seg);
   const void* source = work != nullptr ? work : send;
-  stages.push_back(
-      Stage::Run(std::move(schedule), internal::RingPeers(comm), source, work));
+  stages.push_back(Stage::Run(std::move(schedule), internal::RingPeers(comm), source, work));
   if (is_root) {
     stages.push_back(Stage::Local([type, op, n, work, count]() -> Status {
       if (op != ReduceOp::kAvg) return Status::Ok();
@@ -109,13 +108,12 @@ Result<Work> StartReduce(Communicator& comm, const void* send, void* recv, size_
 
 Status ReduceScatter(Communicator& comm, const void* send, void* recv, size_t recv_count,
                      DataType type, ReduceOp op, const CollOptions& options) {
-  return internal::Block(
-      StartReduceScatter(comm, send, recv, recv_count, type, op, options, false), options);
+  return internal::Block(StartReduceScatter(comm, send, recv, recv_count, type, op, options, false),
+                         options);
 }
 
-Result<Work> ReduceScatterAsync(Communicator& comm, const void* send, void* recv,
-                                size_t recv_count, DataType type, ReduceOp op,
-                                const CollOptions& options) {
+Result<Work> ReduceScatterAsync(Communicator& comm, const void* send, void* recv, size_t recv_count,
+                                DataType type, ReduceOp op, const CollOptions& options) {
   return StartReduceScatter(comm, send, recv, recv_count, type, op, options, true);
 }
 

@@ -168,8 +168,8 @@ Result<Work> Communicator::Enqueue(std::shared_ptr<Task> op, OpClass op_class, s
   return Work(engine_, std::move(ordered), std::move(what), timeout_);
 }
 
-Result<Work> Communicator::StartRequest(bool send, int peer, void* data, size_t bytes,
-                                        uint32_t tag, size_t* transferred, bool async) {
+Result<Work> Communicator::StartRequest(bool send, int peer, void* data, size_t bytes, uint32_t tag,
+                                        size_t* transferred, bool async) {
   const std::string_view op = send ? "send" : "recv";
   TIDAL_RETURN_IF_ERROR(CheckPeer(peer, tag, op));
   auto task = std::make_shared<RequestTask>(
@@ -205,9 +205,8 @@ Result<Work> Communicator::RecvAsync(int peer, void* data, size_t capacity, uint
 
 Status Communicator::Barrier() {
   auto task = std::make_shared<BarrierTask>(world_ranks_, rank_, id_);
-  TIDAL_ASSIGN_OR_RETURN(
-      Work work, Enqueue(std::move(task), OpClass::kCollective, StrCat("barrier of comm ", id_),
-                         false));
+  TIDAL_ASSIGN_OR_RETURN(Work work, Enqueue(std::move(task), OpClass::kCollective,
+                                            StrCat("barrier of comm ", id_), false));
   return work.Wait();
 }
 

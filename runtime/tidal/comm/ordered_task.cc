@@ -2,7 +2,6 @@
 
 #include <utility>
 
-
 namespace tidal {
 
 OrderedTask::OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,

@@ -8,7 +8,10 @@ namespace tidal {
 
 Work::Work(std::shared_ptr<Engine> engine, std::shared_ptr<Task> task, std::string what,
            std::chrono::milliseconds timeout)
-    : engine_(std::move(engine)), task_(std::move(task)), what_(std::move(what)), timeout_(timeout) {}
+    : engine_(std::move(engine)),
+      task_(std::move(task)),
+      what_(std::move(what)),
+      timeout_(timeout) {}
 
 Status Work::Wait() { return Wait(Deadline::After(timeout_)); }
 

@@ -83,9 +83,13 @@ class RequestTask : public Task {
   enum class Kind { kSend, kRecv };
   // REQUIRES: data (capacity bytes) outlives the task's finishing. `transferred`, when given,
   // receives the byte count when the request completes successfully (and must outlive it too).
-  RequestTask(Kind kind, int peer, Tag tag, void* data, size_t bytes,
-              size_t* transferred = nullptr)
-      : kind_(kind), peer_(peer), tag_(tag), data_(data), bytes_(bytes), transferred_(transferred) {}
+  RequestTask(Kind kind, int peer, Tag tag, void* data, size_t bytes, size_t* transferred = nullptr)
+      : kind_(kind),
+        peer_(peer),
+        tag_(tag),
+        data_(data),
+        bytes_(bytes),
+        transferred_(transferred) {}
   bool Poll(Transport& transport) override;
   void Stop(Transport& transport, const Status& why) override;
   // Fails the task at once when `rank` is its peer.

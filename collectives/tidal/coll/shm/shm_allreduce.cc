@@ -113,7 +113,8 @@ Status ShmAllReduceTask::Read(size_t k, int set) {
     if (p == me_) continue;
     const ElementRange& r = ranges_[static_cast<size_t>(p)];
     const size_t c = PieceCount(r.count, ag_piece_, j);
-    if (c > 0) std::memcpy(args_.work + (r.begin + j * ag_piece_) * elem_, seg_.slot(p, set), c * elem_);
+    if (c > 0)
+      std::memcpy(args_.work + (r.begin + j * ag_piece_) * elem_, seg_.slot(p, set), c * elem_);
   }
   return Status::Ok();
 }
