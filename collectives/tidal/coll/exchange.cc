@@ -54,6 +54,13 @@ Result<Work> StartAllToAllV(Call call, const void* send, std::span<const size_t>
   const size_t recv_extent = Extent(recv_counts, recv_displs);
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, send_extent, "send"));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, recv, recv_extent, "recv"));
+  // Before Prepare: a rejected call must not take an op sequence number.
+  const size_t me = static_cast<size_t>(comm.rank());
+  if (send_counts[me] != recv_counts[me]) {
+    return InvalidArgumentError("rank ", comm.rank(), ": alltoallv: send_counts[", me,
+                                "] = ", send_counts[me], " but recv_counts[", me,
+                                "] = ", recv_counts[me]);
+  }
   size_t total = 0;
   for (size_t c : send_counts) total += c;
   TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, total * elem));
@@ -68,12 +75,6 @@ Result<Work> StartAllToAllV(Call call, const void* send, std::span<const size_t>
     uint8_t* copy = scratch->Alloc(send_extent * elem);
     stages.push_back(internal::CopyStage(in, copy, send_extent * elem));
     in = copy;
-  }
-  const size_t me = static_cast<size_t>(comm.rank());
-  if (send_counts[me] != recv_counts[me]) {
-    return InvalidArgumentError("rank ", comm.rank(), ": alltoallv: send_counts[", me,
-                                "] = ", send_counts[me], " but recv_counts[", me,
-                                "] = ", recv_counts[me]);
   }
   stages.push_back(internal::CopyStage(in + send_displs[me] * elem, out + recv_displs[me] * elem,
                                        send_counts[me] * elem));
