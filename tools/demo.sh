@@ -14,3 +14,7 @@ if [ -x "$bin/p2p_perf" ]; then
   echo "== tidalrun -n 2 p2p_perf"
   "$bin/tidalrun" -n 2 --timeout 300 "$bin/p2p_perf" -b 8 -e 64M -f 4
 fi
+if [ -x "$bin/train" ]; then
+  echo "== perf/train/compare.sh -n 4 --quick (Fashion-MNIST MLP: sync SGD, Local SGD, SlowMo, Overlap)"
+  perf/train/compare.sh -n 4 --quick -B build/release
+fi

@@ -9,6 +9,7 @@ packages=(
   libucx-dev ucx-utils libhwloc-dev hwloc       # transport and topology
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and micro-benchmarks
   libcli11-dev nlohmann-json3-dev librandom123-dev zlib1g-dev
+  libopenblas-dev dataset-fashion-mnist gnuplot-nox   # the training benchmark (perf/train)
   iproute2 procps
   openmpi-bin python3-torch                     # launcher tests: mpirun, torchrun
 )
