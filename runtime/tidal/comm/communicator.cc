@@ -154,13 +154,16 @@ Status Communicator::CheckPeer(int peer, uint32_t tag, std::string_view op) cons
 }
 
 Result<Work> Communicator::Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what,
-                                   bool async) {
+                                   bool async, std::chrono::nanoseconds delay) {
   std::shared_ptr<Task> ordered;
+  const Clock::time_point not_before =
+      delay > std::chrono::nanoseconds::zero() ? Clock::now() + delay : Clock::time_point{};
   {
     MutexLock lock(&order_mu_);
     std::shared_ptr<Task> start_after =
         op_class == OpClass::kPointToPoint ? last_collective_ : last_;
-    ordered = std::make_shared<OrderedTask>(std::move(op), std::move(start_after), last_, what);
+    ordered = std::make_shared<OrderedTask>(std::move(op), std::move(start_after), last_, what,
+                                            not_before);
     last_ = ordered;
     if (op_class == OpClass::kCollective) last_collective_ = ordered;
   }
@@ -213,6 +216,11 @@ Status Communicator::Barrier() {
 Result<Work> Communicator::BarrierAsync() {
   auto task = std::make_shared<BarrierTask>(world_ranks_, rank_, id_);
   return Enqueue(std::move(task), OpClass::kCollective, StrCat("barrier of comm ", id_), true);
+}
+
+bool Communicator::idle() const {
+  MutexLock lock(&order_mu_);
+  return last_ == nullptr || last_->finished();
 }
 
 void Communicator::Abort(const Status& why) {

@@ -120,8 +120,14 @@ class Communicator {
   // For collective implementations: queues `op` (a Task that posts this communicator's messages)
   // behind the operations issued before it (ordered_task.h) and returns its Work. `what` names it
   // in errors. async: progress on the background thread; otherwise the caller waits right away.
+  // delay > 0: `op` starts no earlier than `delay` from now (CollOptions::delay).
   enum class OpClass { kCollective, kPointToPoint };
-  Result<Work> Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what, bool async);
+  Result<Work> Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what, bool async,
+                       std::chrono::nanoseconds delay = {});
+
+  // Whether every operation issued so far has finished (a blocking call may then run inline,
+  // bypassing the engine, without breaking the stream order).
+  bool idle() const;
 
   // Posts this rank's abort as a death notice (so peers fail fast), then aborts the process's
   // engine: every pending operation of every communicator completes with kAborted and later
@@ -159,7 +165,7 @@ class Communicator {
 
   std::shared_ptr<void> coll_state_;
 
-  Mutex order_mu_;
+  mutable Mutex order_mu_;
   std::shared_ptr<Task> last_ TIDAL_GUARDED_BY(order_mu_);             // the last op issued
   std::shared_ptr<Task> last_collective_ TIDAL_GUARDED_BY(order_mu_);  // ... not point-to-point
 };

@@ -5,17 +5,25 @@
 namespace tidal {
 
 OrderedTask::OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,
-                         std::shared_ptr<Task> finish_after, std::string what)
+                         std::shared_ptr<Task> finish_after, std::string what,
+                         Clock::time_point not_before)
     : inner_(std::move(inner)),
       start_after_(std::move(start_after)),
       finish_after_(std::move(finish_after)),
-      what_(std::move(what)) {}
+      what_(std::move(what)),
+      not_before_(not_before) {}
 
 bool OrderedTask::MayStart() {
-  if (start_after_ == nullptr) return true;
-  if (!start_after_->finished()) return false;
-  start_after_.reset();
-  return true;
+  if (start_after_ != nullptr) {
+    if (!start_after_->finished()) return false;
+    start_after_.reset();
+  }
+  return not_before_ == Clock::time_point{} || Clock::now() >= not_before_;
+}
+
+Clock::time_point OrderedTask::wake_at() const {
+  if (!started_ && not_before_ != Clock::time_point{}) return not_before_;
+  return started_ && !inner_done_ ? inner_->wake_at() : Clock::time_point::max();
 }
 
 bool OrderedTask::Poll(Transport& transport) {

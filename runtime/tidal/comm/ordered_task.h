@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "tidal/core/time.h"
 #include "tidal/progress/task.h"
 
 namespace tidal {
@@ -31,14 +32,17 @@ class OrderedTask : public Task {
  public:
   // `start_after`: finished before `inner` starts (nullptr: start at once); `finish_after`:
   // finished before this task reports finishing (nullptr: none). `what` names the operation in
-  // errors ("allreduce #7 of comm 3").
+  // errors ("allreduce #7 of comm 3"). `not_before`: `inner` starts no earlier than that (a
+  // per-operation delay that models a slow link; CollOptions::delay).
   OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,
-              std::shared_ptr<Task> finish_after, std::string what);
+              std::shared_ptr<Task> finish_after, std::string what,
+              Clock::time_point not_before = {});
 
   bool Poll(Transport& transport) override;
   void Stop(Transport& transport, const Status& why) override;
   void OnDeath(Transport& transport, int rank, const Status& why) override;
   bool polls_memory() const override { return started_ && !inner_done_ && inner_->polls_memory(); }
+  Clock::time_point wake_at() const override;
 
   const std::string& what() const { return what_; }
   bool started() const { return started_; }
@@ -51,6 +55,7 @@ class OrderedTask : public Task {
   std::shared_ptr<Task> start_after_;
   std::shared_ptr<Task> finish_after_;
   std::string what_;
+  Clock::time_point not_before_;
   bool started_ = false;
   bool inner_done_ = false;
   bool stopped_ = false;

@@ -79,6 +79,8 @@
     "Receive-and-reduce segments a collective keeps in flight (each holds one scratch segment)")  \
   X(kShmSlotBytes, "TIDAL_SHM_SLOT_BYTES", "1048576",                                           \
     "On-host AllReduce: bytes of each rank's shared-memory slot (two per rank)")                 \
+  X(kShmOneShotBytes, "TIDAL_SHM_ONESHOT_BYTES", "32768",                                       \
+    "On-host AllReduce: buffers up to this many bytes use the one-shot protocol (0: never)")      \
   X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
     "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
     "and report the first rank that disagrees instead of hanging")

@@ -209,7 +209,13 @@ void Engine::SleepOrYield(Deadline deadline, Clock::time_point* spin_until, int 
   }
   if (!transport_->Arm()) return;
   pollfd pfd{fd, POLLIN, 0};
-  ::poll(&pfd, 1, deadline.PollTimeoutMs());
+  ::poll(&pfd, 1, Deadline::Min(deadline, EarliestWake()).PollTimeoutMs());
+}
+
+Deadline Engine::EarliestWake() const {
+  Clock::time_point earliest = Clock::time_point::max();
+  for (const std::shared_ptr<Task>& task : active_) earliest = std::min(earliest, task->wake_at());
+  return earliest == Clock::time_point::max() ? Deadline::Never() : Deadline::At(earliest);
 }
 
 bool Engine::AnyPollsMemory() const {
@@ -279,6 +285,14 @@ void Engine::ApplyDeaths() {
     MutexLock lock(&mu_);
     deaths_.push_back(std::move(death));
   }
+}
+
+size_t Engine::learned_death_count() const {
+  return liveness_ == nullptr ? 0 : liveness_->death_count();
+}
+
+std::vector<Death> Engine::LearnedDeaths() const {
+  return liveness_ == nullptr ? std::vector<Death>{} : liveness_->DeathsSince(0);
 }
 
 std::vector<Death> Engine::deaths() const {

@@ -100,6 +100,11 @@ class Engine {
 
   // Ranks known dead so far, with why (kUnavailable "rank r died: ..."), in order of discovery.
   std::vector<Death> deaths() const;
+  // How many deaths the liveness watcher has learned of (cheap: one atomic load), and the deaths
+  // themselves, whether or not a driver applied them yet. For waits that bypass the engine (the
+  // on-host inline path). Thread-safe.
+  size_t learned_death_count() const;
+  std::vector<Death> LearnedDeaths() const;
   // Reports this rank's own abort or a peer's death to the store (when there is a liveness
   // watcher), so that the other ranks learn of it.
   void PostDeath(int rank, std::string_view how);
@@ -124,6 +129,8 @@ class Engine {
   int DriveOnce();
   // Whether an active task waits on shared memory (Task::polls_memory): then never sleep.
   bool AnyPollsMemory() const;
+  // The earliest Task::wake_at of the active tasks: the driver never sleeps past it.
+  Deadline EarliestWake() const;
   bool PollTask(Task& task);
   void MarkFinished(Task& task) TIDAL_EXCLUDES(mu_);
   void AdoptSubmitted() TIDAL_EXCLUDES(mu_);

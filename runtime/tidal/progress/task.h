@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "tidal/core/status.h"
+#include "tidal/core/time.h"
 #include "tidal/transport/transport.h"
 
 namespace tidal {
@@ -45,6 +46,9 @@ class Task {
   // than on the transport: the transport's event fd will not wake the driver for it, so the
   // engine yields the CPU (sched_yield) instead of sleeping while such a task is active.
   virtual bool polls_memory() const { return false; }
+  // A time at which the task wants to be polled although nothing happened on the transport (a
+  // delayed start): the engine does not sleep past it. Default: never.
+  virtual Clock::time_point wake_at() const { return Clock::time_point::max(); }
 
   // True once the task finished; then status() is its result.
   bool finished() const { return finished_.load(std::memory_order_acquire); }
