@@ -201,9 +201,17 @@ void Engine::SleepOrYield(Deadline deadline, Clock::time_point* spin_until, int 
     return;
   }
   const Clock::time_point now = Clock::now();
-  if (work > 0) *spin_until = now + policy_.spin;
+  if (work > 0) {
+    *spin_until = now + policy_.spin;
+    memory_backoff_.Reset();
+  }
+  if (AnyPollsMemory()) {
+    // Shared-memory flags wake no event fd: yield, then sleep briefly (wait.h).
+    memory_backoff_.Pause();
+    return;
+  }
   const int fd = transport_->EventFd();
-  if (now < *spin_until || fd < 0 || AnyPollsMemory()) {
+  if (now < *spin_until || fd < 0) {
     sched_yield();
     return;
   }

@@ -171,6 +171,7 @@ class Engine {
   // Driver-only state (touched only by the token holder).
   std::vector<std::shared_ptr<Task>> active_;
   size_t deaths_applied_ = 0;
+  MemoryWaitBackoff memory_backoff_{/*oversubscribed=*/false, /*spin_polls=*/0};
 };
 
 }  // namespace tidal

@@ -44,7 +44,8 @@ class Task {
   virtual void OnDeath(Transport& transport, int rank, const Status& why);
   // True while the task waits on memory that other processes write (shared-memory flags) rather
   // than on the transport: the transport's event fd will not wake the driver for it, so the
-  // engine yields the CPU (sched_yield) instead of sleeping while such a task is active.
+  // engine polls with MemoryWaitBackoff (wait.h: yields, then sleeps at most 200 us at a time)
+  // instead of sleeping on the event fd while such a task is active.
   virtual bool polls_memory() const { return false; }
   // A time at which the task wants to be polled although nothing happened on the transport (a
   // delayed start): the engine does not sleep past it. Default: never.

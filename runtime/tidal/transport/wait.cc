@@ -3,6 +3,9 @@
 #include <poll.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "tidal/core/knobs.h"
 #include "tidal/core/logging.h"
 
@@ -33,6 +36,43 @@ WaitHookSlot SetThreadWaitHook(WaitHookSlot slot) {
 }
 
 WaitHookSlot GetThreadWaitHook() { return t_wait_hook; }
+
+MemoryWaitBackoff::MemoryWaitBackoff(bool oversubscribed, uint32_t spin_polls, WaitPolicy policy)
+    : oversubscribed_(oversubscribed), spin_polls_(spin_polls), policy_(policy) {}
+
+void MemoryWaitBackoff::Reset() {
+  polls_ = 0;
+  yield_until_ = Clock::time_point{};
+  sleep_ = std::chrono::microseconds(0);
+}
+
+void MemoryWaitBackoff::Pause() {
+  const WaitHookSlot hook = GetThreadWaitHook();
+  if (hook.hook != nullptr) {
+    hook.hook(hook.context);
+    return;
+  }
+  if (!oversubscribed_ && polls_ < spin_polls_) {
+    ++polls_;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+    return;
+  }
+  if (sleep_.count() == 0) {
+    const Clock::time_point now = Clock::now();
+    if (yield_until_ == Clock::time_point{}) yield_until_ = now + policy_.spin;
+    if (now < yield_until_) {
+      sched_yield();
+      return;
+    }
+    sleep_ = std::chrono::microseconds(10);
+  }
+  std::this_thread::sleep_for(sleep_);
+  sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(200));
+}
 
 WaitPolicy WaitPolicy::FromEnv() {
   static const WaitPolicy policy = [] {

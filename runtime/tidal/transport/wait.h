@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string_view>
@@ -40,6 +41,30 @@ struct WaitPolicy {
   std::chrono::microseconds spin{100};
   // Read TIDAL_SPIN_US.
   static WaitPolicy FromEnv();
+};
+
+// Waiting on memory that another process writes (shared-memory flags), where no event fd can wake
+// the waiter. Pause() escalates: a spin with the CPU's pause hint for the first `spin_polls`
+// calls (skipped when `oversubscribed`: the writer may need this core), sched_yield until
+// `policy.spin` has passed, then sleeps that double from 10 us up to 200 us, so that a rank whose
+// peers are busy computing does not take their CPU time while it waits for them. Reset() after
+// progress. Cooperative mode: every Pause() calls the thread's wait hook.
+//
+// Thread safety: one waiter per object.
+class MemoryWaitBackoff {
+ public:
+  explicit MemoryWaitBackoff(bool oversubscribed = false, uint32_t spin_polls = 1024,
+                             WaitPolicy policy = WaitPolicy::FromEnv());
+  void Pause();
+  void Reset();
+
+ private:
+  bool oversubscribed_;
+  uint32_t spin_polls_;
+  WaitPolicy policy_;
+  uint32_t polls_ = 0;
+  Clock::time_point yield_until_{};
+  std::chrono::microseconds sleep_{0};
 };
 
 // Drives `transport` until `done()` returns true or `deadline` passes. Returns OK, or kTimedOut
