@@ -1,6 +1,10 @@
 // tidal-info: what this tidal is and whether a job can talk.
 //
 //   tidal-info                 version, build options, UCX version and transports, CUDA, knobs
+//   tidal-info --selection [--ranks N] [--hosts H]
+//                              which algorithm kAuto picks per collective and size (4 B .. 1 GiB)
+//                              for this job's world (from the launcher's environment) or for N
+//                              ranks on H hosts, and which knobs force another (selection_table.h)
 //   tidalrun -n 4 tidal-info --check [--laps 100] [--idle-ms 0]
 //                              every rank creates the world communicator, a token goes around the
 //                              ring (in ring order) and each rank prints one line:
@@ -16,9 +20,12 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "tidal/coll/selection_table.h"
 #include "tidal/comm/communicator.h"
+#include "tidal/comm/launch_env.h"
 #include "tidal/core/build_info.h"
 #include "tidal/core/knobs.h"
 #include "tidal/core/strcat.h"
@@ -58,6 +65,36 @@ void PrintInfo() {
                 knob.default_value.empty() ? "none" : std::string(knob.default_value).c_str(),
                 std::string(knob.meaning).c_str());
   }
+}
+
+// The world --selection describes: --ranks/--hosts when given, else the launcher's environment
+// (its world size and ranks per host; one host when the launcher does not say).
+tidal::Result<std::pair<int, tidal::coll::HostShape>> SelectionWorld(int ranks, int hosts) {
+  if (ranks == 0) {
+    TIDAL_ASSIGN_OR_RETURN(tidal::LaunchInfo launch, tidal::ReadLaunchEnv(tidal::ProcessEnv()));
+    ranks = launch.size;
+    if (hosts == 0 && launch.local_size > 0) {
+      hosts = (launch.size + launch.local_size - 1) / launch.local_size;
+    }
+  }
+  if (hosts == 0) hosts = 1;
+  if (hosts > ranks) {
+    return tidal::InvalidArgumentError("--hosts ", hosts, " exceeds the ", ranks, " ranks");
+  }
+  tidal::coll::HostShape shape;
+  shape.hosts = hosts;
+  shape.ranks_per_host = ranks % hosts == 0 ? ranks / hosts : 0;
+  return std::make_pair(ranks, shape);
+}
+
+int Selection(int ranks, int hosts) {
+  auto world = SelectionWorld(ranks, hosts);
+  if (!world.ok()) {
+    std::fprintf(stderr, "tidal-info --selection: %s\n", world.status().ToString().c_str());
+    return 2;
+  }
+  std::fputs(tidal::coll::SelectionTable(world->first, world->second).c_str(), stdout);
+  return 0;
 }
 
 std::string RingText(const Communicator& comm) {
@@ -162,6 +199,9 @@ int main(int argc, char** argv) {
   bool check = false;
   int laps = 100;
   int idle_ms = 0;
+  bool selection = false;
+  int ranks = 0;
+  int hosts = 0;
   CLI::App app{"tidal-info: version, build options, UCX, CUDA and knobs; --check tests a job"};
   app.add_flag("--check", check,
                "under a launcher: create the world communicator and pass a token around the ring");
@@ -170,13 +210,24 @@ int main(int argc, char** argv) {
   app.add_option("--idle-ms", idle_ms,
                  "after --check, block every rank in a receive for this long and print its CPU")
       ->check(CLI::Range(0, 3600000));
+  app.add_flag("--selection", selection,
+               "print which algorithm each collective picks per message size, and the knobs that "
+               "force one");
+  app.add_option("--ranks", ranks, "--selection for this many ranks (default: this job's world)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--hosts", hosts,
+                 "--selection with the ranks spread over this many hosts (uneven when they do "
+                 "not divide; default: from the launcher, else 1)")
+      ->check(CLI::Range(1, 1 << 20));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (selection) return Selection(ranks, hosts);
   if (!check) {
     PrintInfo();
+    std::printf("algorithm selection: tidal-info --selection [--ranks N --hosts H]\n");
     return 0;
   }
   return Check(laps, idle_ms);

@@ -84,10 +84,12 @@ declare -A cand_args=(
 cands="sync local slowmo_b0.5 slowmo_b0.7 overlap"
 failed=0
 
-# Evaluations: about 4 per epoch.
+# Evaluations: at least 4 per epoch, at a divisor of the epoch's steps (so the last evaluation
+# interval is as long as the others).
 steps_per_epoch=$(( 60000 / ranks / 32 ))
 if [ "$quick" = 1 ]; then steps_per_epoch=$(( 16000 / ranks / 32 )); fi
 eval_every=$(( steps_per_epoch / 4 > 0 ? steps_per_epoch / 4 : 1 ))
+while [ $(( steps_per_epoch % eval_every )) -ne 0 ]; do eval_every=$(( eval_every - 1 )); done
 timeout_s=$(( 600 + 120 * epochs ))
 
 run() {  # run <candidate> <lr> <seed>

@@ -393,7 +393,11 @@ CommSetup SetupFor(coll::Algorithm algorithm) {
   return setup;
 }
 
-bool Runnable(coll::Algorithm algorithm, int n) { return !NeedsOneHost(algorithm) || n >= 2; }
+bool Runnable(coll::Algorithm algorithm, int n) {
+  // hier needs equal ranks per host: on the two interleaved hosts, an even n (or a single rank).
+  if (algorithm == coll::Algorithm::kHier) return n == 1 || n % 2 == 0;
+  return !NeedsOneHost(algorithm) || n >= 2;
+}
 
 std::vector<coll::Algorithm> AlgorithmsWithAuto(CollKind kind, int n) {
   std::vector<coll::Algorithm> all{coll::Algorithm::kAuto};

@@ -87,7 +87,8 @@ void RunCollective(Communicator& comm, const CollCase& c,
 bool NeedsOneHost(coll::Algorithm algorithm);
 bool NeedsOneHost(const CollCase& c);
 CommSetup SetupFor(coll::Algorithm algorithm);
-// Whether `algorithm` can run in an n-rank world (shm needs n >= 2).
+// Whether `algorithm` can run in an n-rank world in its layout (shm needs n >= 2; hier equal ranks
+// on the two interleaved hosts: n even, or 1).
 bool Runnable(coll::Algorithm algorithm, int n);
 // kAuto, then AlgorithmsFor(kind), less those that cannot run with n ranks.
 std::vector<coll::Algorithm> AlgorithmsWithAuto(coll::CollKind kind, int n);

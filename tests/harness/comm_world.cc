@@ -18,7 +18,12 @@ std::unique_ptr<Communicator> MakeCommunicator(RankEnv& env, const CommSetup& se
       LivenessWatcher::StartBorrowed(env.store(), env.rank(), env.size(), liveness, nullptr));
   CommOptions options;
   options.timeout = env.options().timeout;
-  const int host = setup.layout == Layout::kInterleaved ? env.rank() % 2 : 0;
+  int host = setup.layout == Layout::kInterleaved ? env.rank() % 2 : 0;
+  if (setup.layout == Layout::kHosts) {
+    EXPECT_EQ(setup.hosts.size(), static_cast<size_t>(env.size())) << "CommSetup::hosts";
+    if (setup.hosts.size() != static_cast<size_t>(env.size())) return nullptr;
+    host = setup.hosts[static_cast<size_t>(env.rank())];
+  }
   options.placement = Placement{"h" + std::to_string(host), -1, -1, -1};
   Result<std::unique_ptr<Communicator>> comm =
       Communicator::CreateOver(std::move(engine), env.store(), options);

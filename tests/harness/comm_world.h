@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "harness/world.h"
 #include "tidal/comm/communicator.h"
@@ -16,10 +17,13 @@ namespace tidal::testing {
 enum class Layout {
   kOneHost,      // every rank on one host: ring order = rank order
   kInterleaved,  // rank r on host r % 2: the ring visits even ranks, then odd ones
+  kHosts,        // rank r on host CommSetup::hosts[r] (any number of hosts, uneven allowed)
 };
 
 struct CommSetup {
   Layout layout = Layout::kInterleaved;
+  // kHosts: the host of every rank (size = world size); hosts are named "h<id>".
+  std::vector<int> hosts;
   // How often the liveness watcher polls the store for deaths.
   std::chrono::milliseconds liveness_poll{50};
 };

@@ -103,3 +103,22 @@ TEST(TidalInfoCheck, ThroughAFileStore) {
 }
 
 }  // namespace
+
+// --selection: the table for a hypothetical world (unit/hier_test.cc checks its rows), and for
+// the job's own world under tidalrun (2 ranks on one host: AllReduce picks shm at every size).
+TEST(TidalInfoSelection, HypotheticalAndLaunchedWorlds) {
+  const RunResult two_hosts = RunShell(Bin("tidal-info") + " --selection --ranks 8 --hosts 2");
+  EXPECT_EQ(two_hosts.exit_code, 0) << two_hosts.output;
+  EXPECT_NE(two_hosts.output.find("8 ranks on 2 host(s) x 4"), std::string::npos)
+      << two_hosts.output;
+  EXPECT_TRUE(std::regex_search(two_hosts.output, std::regex(R"(\n  1 GiB +hier +ring)")))
+      << two_hosts.output;
+  const RunResult uneven = RunShell(Bin("tidal-info") + " --selection --ranks 5 --hosts 2");
+  EXPECT_TRUE(std::regex_search(uneven.output, std::regex(R"(\n  1 GiB +ring +ring)")))
+      << uneven.output;
+  const RunResult launched =
+      RunShell(Bin("tidalrun") + " -n 2 --timeout 60 " + Bin("tidal-info") + " --selection");
+  EXPECT_EQ(launched.exit_code, 0) << launched.output;
+  EXPECT_NE(launched.output.find("2 ranks on 1 host(s) x 2"), std::string::npos) << launched.output;
+  EXPECT_TRUE(std::regex_search(launched.output, std::regex(R"(1 GiB +shm)"))) << launched.output;
+}

@@ -36,6 +36,9 @@ std::vector<CollCase> UcxCases(int n) {
   std::vector<CollCase> cases;
   auto add = [&](CollKind kind, Pick pick, size_t count, bool big) {
     for (Algorithm a : coll::AlgorithmsFor(kind)) {
+      if (!Runnable(a, n)) {
+        continue;
+      }
       CollCase c;
       c.kind = kind;
       c.type = pick.type;

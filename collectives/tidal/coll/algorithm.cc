@@ -1,6 +1,7 @@
 #include "tidal/coll/algorithm.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -10,7 +11,7 @@ namespace tidal::coll {
 namespace {
 
 constexpr Algorithm kReductions[] = {Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
-                                     Algorithm::kShm};
+                                     Algorithm::kShm, Algorithm::kHier};
 constexpr Algorithm kShards[] = {Algorithm::kRing, Algorithm::kDirect};
 constexpr Algorithm kRooted[] = {Algorithm::kChain, Algorithm::kDirect};
 constexpr Algorithm kPairwise[] = {Algorithm::kPairwise};
@@ -69,17 +70,19 @@ std::string_view AlgorithmName(Algorithm algorithm) {
       return "pairwise";
     case Algorithm::kShm:
       return "shm";
+    case Algorithm::kHier:
+      return "hier";
   }
   return "unknown";
 }
 
 Result<Algorithm> ParseAlgorithm(std::string_view name) {
   for (Algorithm a : {Algorithm::kAuto, Algorithm::kRing, Algorithm::kDirect, Algorithm::kChain,
-                      Algorithm::kPairwise, Algorithm::kShm}) {
+                      Algorithm::kPairwise, Algorithm::kShm, Algorithm::kHier}) {
     if (name == AlgorithmName(a)) return a;
   }
   return InvalidArgumentError("unknown algorithm '", name,
-                              "' (expected auto, ring, direct, chain, pairwise or shm)");
+                              "' (expected auto, ring, direct, chain, pairwise, shm or hier)");
 }
 
 std::string_view CollKindName(CollKind kind) {
@@ -129,9 +132,25 @@ std::span<const Algorithm> AlgorithmsFor(CollKind kind) {
   }
 }
 
+HostShape ShapeOfHosts(std::span<const int> host_of) {
+  std::map<int, int> members;
+  for (int host : host_of) ++members[host];
+  HostShape shape;
+  shape.hosts = std::max<int>(1, static_cast<int>(members.size()));
+  shape.ranks_per_host = members.empty() ? 0 : members.begin()->second;
+  for (const auto& [host, count] : members) {
+    if (count != shape.ranks_per_host) shape.ranks_per_host = 0;
+  }
+  return shape;
+}
+
 Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t bytes, int n,
-                                  bool one_host) {
-  const auto runnable = [&](Algorithm a) { return a != Algorithm::kShm || one_host; };
+                                  const HostShape& shape) {
+  const auto runnable = [&](Algorithm a) {
+    if (a == Algorithm::kShm) return shape.one_host();
+    if (a == Algorithm::kHier) return shape.even();
+    return true;
+  };
   Algorithm chosen = requested;
   if (chosen == Algorithm::kAuto) {
     if (std::optional<Knob> knob = KnobFor(kind)) {
@@ -147,14 +166,24 @@ Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t byt
     const std::span<const Algorithm> all = AlgorithmsFor(kind);
     chosen = all.front();
     const bool small = bytes <= kDirectBytes && n <= kDirectMaxRanks;
-    if (small && Has(kind, Algorithm::kDirect)) chosen = Algorithm::kDirect;
-    if (one_host && Has(kind, Algorithm::kShm)) chosen = Algorithm::kShm;
+    if (small && Has(kind, Algorithm::kDirect)) {
+      chosen = Algorithm::kDirect;
+    } else if (shape.hierarchical() && Has(kind, Algorithm::kHier)) {
+      chosen = Algorithm::kHier;
+    }
+    if (shape.one_host() && Has(kind, Algorithm::kShm)) chosen = Algorithm::kShm;
   }
   if (!Has(kind, chosen)) {
     return InvalidArgumentError(CollKindName(kind), " has no algorithm '", AlgorithmName(chosen),
                                 "'");
   }
   if (!runnable(chosen)) {
+    if (chosen == Algorithm::kHier) {
+      return NotSupportedError(CollKindName(kind),
+                               " with algorithm 'hier' needs the same number of members on "
+                               "every host; here they are spread unevenly over ",
+                               shape.hosts, " hosts");
+    }
     return NotSupportedError(CollKindName(kind), " with algorithm '", AlgorithmName(chosen),
                              "' needs every member on one host");
   }

@@ -11,12 +11,16 @@
 // The local step divides kAvg once (FinishAvg on the owned range only) and calls the owned-shard
 // callback; the all-gather then copies the owner's bytes everywhere, so every rank holds
 // bit-identical results. The chain algorithm has no owned shards: AllReduceOwned selects among
-// ring, direct and shm only.
+// ring, direct, shm and hier only.
 //   shm     every member on one host: reduce-scatter and all-gather through shared memory
 //           (shm/shm_allreduce.h), the default there.
+//   hier    several hosts, the same number of members on each: host-local reduce-scatter, a ring
+//           across hosts among members of equal local index, the local step, then the cross-host
+//           and local all-gathers (hier.h, schedule/hier.h); the owned range is the ring's.
 #include <utility>
 
 #include "tidal/coll/collectives.h"
+#include "tidal/coll/hier.h"
 #include "tidal/coll/launch.h"
 #include "tidal/coll/reduce.h"
 #include "tidal/coll/schedule/chain.h"
@@ -107,7 +111,7 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
                             DataType type, ReduceOp op, ShardFn on_shard, bool owned,
                             const CollOptions& options, bool async) {
   Call call{comm, CollKind::kAllReduce, type, op, count};
-  call.one_host = internal::OneHost(comm);
+  call.hosts = HostShapeOf(comm);
   TIDAL_RETURN_IF_ERROR(internal::CheckType(comm, call.kind, type));
   TIDAL_RETURN_IF_ERROR(internal::CheckOp(comm, call.kind, op));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, count, "send"));
@@ -119,10 +123,10 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
     if (requested == Algorithm::kChain) {
       return InvalidArgumentError("rank ", comm.rank(),
                                   ": allreduce_owned: algorithm chain keeps no owned shards "
-                                  "(use ring, direct or shm)");
+                                  "(use ring, direct, shm or hier)");
     }
     Result<Algorithm> chosen =
-        SelectAlgorithm(call.kind, requested, bytes, comm.size(), call.one_host);
+        SelectAlgorithm(call.kind, requested, bytes, comm.size(), call.hosts);
     if (chosen.ok() && *chosen == Algorithm::kChain) requested = Algorithm::kRing;
   }
   TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes));
@@ -136,6 +140,10 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
   stages.push_back(internal::CopyStage(send, work, bytes));
   if (call.algorithm == Algorithm::kChain) {
     PlanChain(call, work, stages);
+  } else if (call.algorithm == Algorithm::kHier) {
+    const ElementRange mine = OwnedRange(comm.ring_position(), comm.size(), count);
+    TIDAL_RETURN_IF_ERROR(
+        PlanHier(call, work, ShardStage(call, work, mine, std::move(on_shard)), stages));
   } else {
     PlanShards(call, work, std::move(on_shard), stages);
   }

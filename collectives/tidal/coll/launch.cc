@@ -98,7 +98,7 @@ bool OneHost(const Communicator& comm) {
 
 Status Prepare(Call& call, Algorithm requested, size_t bytes) {
   Result<Algorithm> chosen =
-      SelectAlgorithm(call.kind, requested, bytes, call.comm.size(), call.one_host);
+      SelectAlgorithm(call.kind, requested, bytes, call.comm.size(), call.hosts);
   if (!chosen.ok()) {
     return Status(chosen.status().code(),
                   StrCat("rank ", call.comm.rank(), ": ", chosen.status().message()));

@@ -41,7 +41,7 @@ struct Call {
   int root = -1;
   uint64_t extra = 0;  // a hash of V-variant counts, for the signature
   Algorithm algorithm = Algorithm::kDirect;
-  bool one_host = false;  // every member on this host and n >= 2 (shm may run)
+  HostShape hosts;  // where the members run (shm needs one host, hier equal ranks per host)
   uint32_t seq = 0;
   std::string what;
 };
