@@ -80,6 +80,17 @@ bool Same(float a, float b, bool nan_any) {
   return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
 }
 
+// The first element where `got` differs from `want` (see Same), or n.
+size_t FirstDifference(const float* want, const float* got, size_t n, bool nan_any) {
+  if (!nan_any) {
+    if (std::memcmp(want, got, n * sizeof(float)) == 0) return n;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!Same(want[i], got[i], nan_any)) return i;
+  }
+  return n;
+}
+
 // Buffers with array k starting (offset + k) % 4 floats past a 64-byte boundary.
 struct Arrays {
   Arrays(size_t num, size_t n, size_t offset) : store(num) {
@@ -115,11 +126,9 @@ void CheckAgainstRef(const std::vector<Role>& roles, const StepFn& step, bool sp
           step(kRef, want.ptr.data(), n, s);
           step(impl.table, got.ptr.data(), n, s);
           for (size_t k = 0; k < roles.size(); ++k) {
-            for (size_t i = 0; i < n; ++i) {
-              ASSERT_TRUE(Same(want.ptr[k][i], got.ptr[k][i], special))
-                  << "step " << s << " array " << k << " element " << i << ": want "
-                  << want.ptr[k][i] << " got " << got.ptr[k][i];
-            }
+            const size_t i = FirstDifference(want.ptr[k], got.ptr[k], n, special);
+            ASSERT_EQ(i, n) << "step " << s << " array " << k << " element " << i << ": want "
+                            << want.ptr[k][i] << " got " << got.ptr[k][i];
           }
         }
       }
