@@ -98,6 +98,8 @@ typedef enum tidal_algorithm TIDAL_ENUM_BASE_ {
   TIDAL_ALGO_DIRECT = 2,    // all but alltoall(v); the small-message choice
   TIDAL_ALGO_CHAIN = 3,     // allreduce, broadcast, reduce
   TIDAL_ALGO_PAIRWISE = 4,  // alltoall(v)
+  TIDAL_ALGO_SHM = 5,       // allreduce, every member on one host (shared memory)
+  TIDAL_ALGO_HIER = 6,      // allreduce, the same number of members on every host
 } tidal_algorithm_t;
 
 // Bytes per element of `type`; 0 for a value the header does not define.

@@ -202,7 +202,7 @@ void AddFlags(CLI::App& app, Flags& flags) {
       ->check(CLI::Range(0, 1));
   app.add_option(
       "-A,--algo", flags.algo,
-      "tidal's algorithm: auto, or one this collective has (ring, direct, chain, pairwise, shm; "
+      "tidal's algorithm: auto, or one this collective has (ring, direct, chain, pairwise, shm, hier; "
       "tidal/coll/algorithm.h)");
   app.add_option("-T,--timeout", flags.timeout_s,
                  "seconds any one operation may take (default: TIDAL_TIMEOUT_MS)")

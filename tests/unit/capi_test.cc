@@ -311,13 +311,14 @@ TEST_F(CapiTest, PeerOutOfRangeIsInvalid) {
 }
 
 TEST_F(CapiTest, SetAlgorithmAppliesWhereTheCollectiveHasIt) {
-  EXPECT_INVALID(tidal_comm_set_algorithm(world, static_cast<tidal_algorithm_t>(5)),
-                 "tidal_comm_set_algorithm", "unknown algorithm 5");
+  EXPECT_INVALID(tidal_comm_set_algorithm(world, static_cast<tidal_algorithm_t>(7)),
+                 "tidal_comm_set_algorithm", "unknown algorithm 7");
   EXPECT_INVALID(tidal_comm_set_algorithm(world, static_cast<tidal_algorithm_t>(-1)),
                  "tidal_comm_set_algorithm", "unknown algorithm -1");
   // Every collective runs whatever is set: with it when it has it, else as with auto.
-  for (const tidal_algorithm_t algorithm : {TIDAL_ALGO_RING, TIDAL_ALGO_DIRECT, TIDAL_ALGO_CHAIN,
-                                            TIDAL_ALGO_PAIRWISE, TIDAL_ALGO_AUTO}) {
+  for (const tidal_algorithm_t algorithm :
+       {TIDAL_ALGO_RING, TIDAL_ALGO_DIRECT, TIDAL_ALGO_CHAIN, TIDAL_ALGO_PAIRWISE, TIDAL_ALGO_HIER,
+        TIDAL_ALGO_AUTO}) {
     SCOPED_TRACE(algorithm);
     ASSERT_EQ(tidal_comm_set_algorithm(world, algorithm), TIDAL_OK) << tidal_last_error();
     EXPECT_EQ(tidal_allreduce(world, a_, b_, 4, kF32, TIDAL_OP_SUM), TIDAL_OK)

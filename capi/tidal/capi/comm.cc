@@ -106,7 +106,7 @@ tidal_result_t tidal_comm_set_algorithm(tidal_comm_t comm, tidal_algorithm_t alg
   return Run("tidal_comm_set_algorithm", [&]() -> Status {
     TIDAL_RETURN_IF_ERROR(GetComm(comm));
     const int value = algorithm;
-    if (value < TIDAL_ALGO_AUTO || value > TIDAL_ALGO_PAIRWISE) {
+    if (value < TIDAL_ALGO_AUTO || value > TIDAL_ALGO_HIER) {
       return InvalidArgumentError("unknown algorithm ", value, " (tidal_algorithm_t)");
     }
     comm->algorithm = static_cast<tidal::coll::Algorithm>(value);

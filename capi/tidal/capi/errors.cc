@@ -39,6 +39,8 @@ static_assert(TIDAL_ALGO_RING == static_cast<int>(coll::Algorithm::kRing));
 static_assert(TIDAL_ALGO_DIRECT == static_cast<int>(coll::Algorithm::kDirect));
 static_assert(TIDAL_ALGO_CHAIN == static_cast<int>(coll::Algorithm::kChain));
 static_assert(TIDAL_ALGO_PAIRWISE == static_cast<int>(coll::Algorithm::kPairwise));
+static_assert(TIDAL_ALGO_SHM == static_cast<int>(coll::Algorithm::kShm));
+static_assert(TIDAL_ALGO_HIER == static_cast<int>(coll::Algorithm::kHier));
 
 thread_local std::string last_error;
 

@@ -17,8 +17,10 @@
 //   hier    several hosts, the same number of members on each: host-local reduce-scatter, a ring
 //           across hosts among members of equal local index, the local step, then the cross-host
 //           and local all-gathers (hier.h, schedule/hier.h); the owned range is the ring's.
+#include <optional>
 #include <utility>
 
+#include "tidal/coll/allreduce_inline.h"
 #include "tidal/coll/collectives.h"
 #include "tidal/coll/hier.h"
 #include "tidal/coll/launch.h"
@@ -79,7 +81,8 @@ void PlanChain(const Call& call, uint8_t* work, std::vector<Stage>& stages) {
 }
 
 // The on-host path: shm/shm_allreduce.h, after the signature check when it is on.
-Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard, bool async) {
+Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard, bool owned,
+                      bool async) {
   Communicator& comm = call.comm;
   TIDAL_ASSIGN_OR_RETURN(ShmState * state, GetShmState(comm, comm.NextDeadline()));
   const size_t bytes = call.count * DataTypeSize(call.type);
@@ -99,12 +102,14 @@ Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard
   args.recv = static_cast<uint8_t*>(recv);
   args.work =
       internal::Aligned(recv, call.type) ? static_cast<uint8_t*>(recv) : scratch->Alloc(bytes);
+  args.owned = owned;
   args.on_shard = std::move(on_shard);
   args.precheck = std::move(precheck);
   args.keep_alive = scratch;
   args.what = call.what;
   auto task = std::make_shared<ShmAllReduceTask>(comm, *state, std::move(args));
-  return comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async);
+  return comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async,
+                      call.delay);
 }
 
 Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, size_t count,
@@ -129,9 +134,9 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
         SelectAlgorithm(call.kind, requested, bytes, comm.size(), call.hosts);
     if (chosen.ok() && *chosen == Algorithm::kChain) requested = Algorithm::kRing;
   }
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes, options.delay));
   if (call.algorithm == Algorithm::kShm)
-    return StartShm(call, send, recv, std::move(on_shard), async);
+    return StartShm(call, send, recv, std::move(on_shard), owned, async);
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
@@ -155,6 +160,10 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
 
 Status AllReduce(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
                  ReduceOp op, const CollOptions& options) {
+  if (std::optional<Status> done =
+          internal::TryAllReduceInline(comm, send, recv, count, type, op, options)) {
+    return *std::move(done);
+  }
   return internal::Block(
       StartAllReduce(comm, send, recv, count, type, op, nullptr, false, options, false), options);
 }

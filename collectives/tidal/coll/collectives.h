@@ -31,6 +31,7 @@
 // progress thread for asynchronous calls).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,11 @@ struct CollOptions {
   Algorithm algorithm = Algorithm::kAuto;
   // Blocking calls: their deadline (default: now + comm.timeout()).
   std::optional<Deadline> deadline;
+  // > 0: this rank's part of the operation starts no earlier than `delay` after it was issued
+  // (and after the operations before it), as if its link added that latency. The wait happens
+  // on whichever thread drives the engine, so an asynchronous operation hides it behind the
+  // caller's compute while a blocking one pays it. For benchmarks of stragglers and slow links.
+  std::chrono::microseconds delay{0};
 };
 
 // recv[i] = op over ranks of send[i], i < count, on every rank.
@@ -64,9 +70,9 @@ Result<Work> AllReduceAsync(Communicator& comm, const void* send, void* recv, si
 // The owned-shard AllReduce (ALGORITHMS.md §0; the fused optimizers stand on it). Reduce-scatter,
 // then `on_shard(range, shard)` on this rank's fully reduced owned range, then all-gather of the
 // result: every rank ends with the bytes each owner left in its range. The range is
-// OwnedRange(comm.ring_position(), comm.size(), count) for every algorithm (ring, direct); `shard`
-// points at recv + range.begin elements (avg is already divided). A non-OK return fails the
-// operation on this rank (the others then fail or time out).
+// OwnedRange(comm.ring_position(), comm.size(), count) for every algorithm (ring, direct, shm,
+// hier); `shard` points at recv + range.begin elements (avg is already divided). A non-OK return
+// fails the operation on this rank (the others then fail or time out).
 using ShardFn = std::function<Status(ElementRange range, void* shard)>;
 Status AllReduceOwned(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
                       ReduceOp op, ShardFn on_shard, const CollOptions& options = {});

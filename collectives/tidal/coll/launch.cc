@@ -88,15 +88,8 @@ Status CheckRoot(const Communicator& comm, CollKind kind, int root) {
                               " is not in [0, ", comm.size(), ")");
 }
 
-bool OneHost(const Communicator& comm) {
-  if (comm.size() < 2) return false;
-  for (int r = 1; r < comm.size(); ++r) {
-    if (comm.placement(r).host_id != comm.placement(0).host_id) return false;
-  }
-  return true;
-}
-
-Status Prepare(Call& call, Algorithm requested, size_t bytes) {
+Status Prepare(Call& call, Algorithm requested, size_t bytes, std::chrono::microseconds delay) {
+  call.delay = delay;
   Result<Algorithm> chosen =
       SelectAlgorithm(call.kind, requested, bytes, call.comm.size(), call.hosts);
   if (!chosen.ok()) {
@@ -179,7 +172,8 @@ Result<Work> Launch(const Call& call, std::vector<Stage> stages, std::shared_ptr
   config.what = call.what;
   auto task =
       std::make_shared<CollectiveTask>(std::move(config), std::move(stages), std::move(scratch));
-  return call.comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async);
+  return call.comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async,
+                           call.delay);
 }
 
 Status Block(Result<Work> work, const CollOptions& options) {

@@ -5,6 +5,7 @@
 // Thread safety: functions of one call; the Scratch belongs to its operation's task.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,7 @@ struct Call {
   Algorithm algorithm = Algorithm::kDirect;
   HostShape hosts;  // where the members run (shm needs one host, hier equal ranks per host)
   uint32_t seq = 0;
+  std::chrono::microseconds delay{0};  // CollOptions::delay
   std::string what;
 };
 
@@ -53,11 +55,9 @@ Status CheckBuffer(const Communicator& comm, CollKind kind, const void* buffer, 
                    std::string_view name);
 Status CheckRoot(const Communicator& comm, CollKind kind, int root);
 
-// Whether every member of `comm` is on this host (and there are at least two).
-bool OneHost(const Communicator& comm);
-
 // Selects the algorithm, takes the op sequence number and names the call.
-Status Prepare(Call& call, Algorithm requested, size_t bytes);
+// `delay`: CollOptions::delay.
+Status Prepare(Call& call, Algorithm requested, size_t bytes, std::chrono::microseconds delay);
 
 // Pipeline parameters from the knobs.
 size_t SegmentElems(DataType type);

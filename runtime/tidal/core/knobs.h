@@ -64,7 +64,7 @@
     "CPU reduction kernels: auto (the best this CPU supports), scalar, avx2 or avx512; a variant " \
     "the CPU lacks falls back to auto with a warning")                                           \
   X(kAlgo, "TIDAL_ALGO", "auto",                                                                  \
-    "Forces one algorithm for every collective that has it (ring, direct, chain, pairwise); "      \
+    "Forces one algorithm for every collective that has it (ring, direct, chain, pairwise, shm, hier); "      \
     "collectives without it keep their selection")                                              \
   X(kAlgoAllReduce, "TIDAL_ALGO_ALLREDUCE", "auto", "Forces the AllReduce algorithm")              \
   X(kAlgoReduceScatter, "TIDAL_ALGO_REDUCE_SCATTER", "auto",                                      \

@@ -1,10 +1,13 @@
 #include "tidal/coll/shm/shm_allreduce.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "tidal/coll/reduce.h"
+#include "tidal/coll/shm/shm_oneshot.h"
 #include "tidal/core/knobs.h"
 
 namespace tidal::coll {
@@ -13,6 +16,14 @@ namespace {
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters live in shared memory");
 
 constexpr int64_t kDefaultSlotBytes = 1 << 20;
+constexpr int64_t kDefaultOneShotBytes = 32 << 10;
+
+int UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
 
 // Elements of piece `j` (of `piece` elements) of a range of `count` elements.
 size_t PieceCount(size_t count, size_t piece, size_t j) {
@@ -37,6 +48,10 @@ Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline) {
                            ShmSegment::Attach(comm, static_cast<size_t>(b), deadline));
     auto state = std::make_shared<ShmState>();
     state->segment = std::move(segment);
+    Result<int64_t> one_shot = KnobInt(Knob::kShmOneShotBytes, kDefaultOneShotBytes);
+    state->one_shot_bytes =
+        static_cast<size_t>(one_shot.ok() && *one_shot >= 0 ? *one_shot : kDefaultOneShotBytes);
+    state->oversubscribed = comm.size() > UsableCpus();
     slot = state;
   }
   auto* state = static_cast<ShmState*>(slot.get());
@@ -61,8 +76,9 @@ ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllRe
   }
   ag_piece_ = std::max<size_t>(1, seg_.slot_bytes() / elem_);
   rs_piece_ = std::max<size_t>(1, ag_piece_ / static_cast<size_t>(n_));
-  rs_rounds_ = Rounds(ranges_, rs_piece_);
-  ag_rounds_ = Rounds(ranges_, ag_piece_);
+  one_shot_ = UsesOneShot(state, args_.count * elem_, args_.owned || args_.on_shard != nullptr);
+  rs_rounds_ = one_shot_ ? 1 : Rounds(ranges_, rs_piece_);
+  ag_rounds_ = one_shot_ ? 0 : Rounds(ranges_, ag_piece_);
   base_ = state.rounds_issued;
   state.rounds_issued += rs_rounds_ + ag_rounds_;
 }
@@ -76,6 +92,7 @@ bool ShmAllReduceTask::AllAtLeast(bool posted, uint64_t round) const {
 }
 
 void ShmAllReduceTask::Write(size_t k, int set) {
+  if (one_shot_) return OneShotWrite(seg_, me_, set, args_.work, args_.count * elem_);
   uint8_t* slot = seg_.slot(me_, set);
   if (k < rs_rounds_) {
     for (int p = 0; p < n_; ++p) {
@@ -94,6 +111,7 @@ void ShmAllReduceTask::Write(size_t k, int set) {
 }
 
 Status ShmAllReduceTask::Read(size_t k, int set) {
+  if (one_shot_) return OneShotReduce(seg_, set, args_.type, args_.op, args_.work, args_.count);
   if (k < rs_rounds_) {
     const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
     const size_t c = PieceCount(mine.count, rs_piece_, k);
@@ -120,6 +138,7 @@ Status ShmAllReduceTask::Read(size_t k, int set) {
 }
 
 Status ShmAllReduceTask::Middle() {
+  if (one_shot_) return Status::Ok();  // every rank already holds the whole (averaged) result
   const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
   void* shard = args_.work + mine.begin * elem_;
   if (args_.op == ReduceOp::kAvg) {

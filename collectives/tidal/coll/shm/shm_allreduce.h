@@ -18,6 +18,8 @@
 // Waiting is polling: the task reports polls_memory() so that the engine yields the CPU between
 // polls instead of sleeping on the transport (which never hears of these writes).
 //
+// Small buffers use the one-shot protocol of shm_oneshot.h instead: one round, no owned shards.
+//
 // Failure: a timeout or a member's death stops the operation; the members' round counters then
 // disagree, so the communicator's segment is marked broken and later on-host AllReduces fail with
 // kAborted (abort the communicator).
@@ -42,6 +44,8 @@ struct ShmState {
   std::unique_ptr<ShmSegment> segment;
   uint64_t rounds_issued = 0;  // rounds used by the operations issued so far
   bool broken = false;
+  size_t one_shot_bytes = 0;    // TIDAL_SHM_ONESHOT_BYTES (shm_oneshot.h)
+  bool oversubscribed = false;  // more ranks on this host than CPUs this process may use
 };
 
 // The communicator's ShmState, attaching the segment at the first call (collective: every member
@@ -56,6 +60,7 @@ struct ShmAllReduceArgs {
   uint8_t* recv = nullptr;        // `work` is copied here at the end (when they differ)
   uint8_t* work = nullptr;        // the buffer reduced in place (aligned to the element size)
   ShardFn on_shard;               // may be empty
+  bool owned = false;             // AllReduceOwned (never the one-shot protocol)
   // The signature check (TIDAL_CHECK_COLLECTIVES), issued just before; its failure fails this.
   std::shared_ptr<Task> precheck;
   std::shared_ptr<void> keep_alive;  // scratch the pointers above may point into
@@ -97,6 +102,7 @@ class ShmAllReduceTask : public Task {
   bool wrote_ = false;
   bool middle_done_ = false;
   bool stopped_ = false;
+  bool one_shot_ = false;  // shm_oneshot.h: one round, every rank reduces every slot
 };
 
 }  // namespace tidal::coll

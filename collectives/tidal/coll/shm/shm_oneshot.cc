@@ -1,0 +1,111 @@
+#include "tidal/coll/shm/shm_oneshot.h"
+
+#include <atomic>
+#include <cstring>
+
+#include "tidal/coll/reduce.h"
+#include "tidal/coll/shm/shm_allreduce.h"
+#include "tidal/transport/wait.h"
+
+namespace tidal::coll {
+namespace {
+
+// The first rank whose counter is below `round`, or -1.
+int Laggard(ShmSegment& seg, bool posted, uint64_t round, int from) {
+  const int n = seg.size();
+  for (int i = 0; i < n; ++i) {
+    const int q = (from + i) % n;
+    const std::atomic<uint64_t>& c = posted ? seg.posted(q) : seg.done(q);
+    if (c.load(std::memory_order_acquire) < round) return q;
+  }
+  return -1;
+}
+
+std::string Name(const Communicator& comm, const InlineOneShot& a) {
+  return StrCat("allreduce #", a.seq, " of comm ", comm.id(), " (", a.count, " x ",
+                DataTypeName(a.type), ", ", ReduceOpName(a.op), ", shm one-shot)");
+}
+
+// Waits until every rank's counter reaches `round`. Spins (or yields, when oversubscribed or in
+// cooperative mode) and every 256 polls checks the deadline, an abort and deaths of members.
+Status AwaitAll(Communicator& comm, ShmState& state, bool posted, uint64_t round, Deadline deadline,
+                const InlineOneShot& args) {
+  ShmSegment& seg = *state.segment;
+  MemoryWaitBackoff backoff(state.oversubscribed);
+  const size_t deaths = comm.engine().learned_death_count();
+  int q = 0;
+  for (uint32_t polls = 0;; ++polls) {
+    q = Laggard(seg, posted, round, q);
+    if (q < 0) return Status::Ok();
+    backoff.Pause();
+    if ((polls & 255) != 255) continue;
+    if (comm.engine().aborted()) {
+      return AbortedError("rank ", comm.rank(), ": ", Name(comm, args), ": aborted");
+    }
+    if (comm.engine().learned_death_count() != deaths) {
+      for (const Death& death : comm.engine().LearnedDeaths()) {
+        for (int r = 0; r < comm.size(); ++r) {
+          if (comm.world_rank(r) == death.rank) {
+            return Status(death.why.code(), StrCat("rank ", comm.rank(), ": ", Name(comm, args),
+                                                   ": ", death.why.message()));
+          }
+        }
+      }
+    }
+    if (deadline.Expired()) {
+      return TimedOutError("rank ", comm.rank(), ": timed out in ", Name(comm, args),
+                           " waiting for rank ", q, posted ? " to post its data" : " to finish",
+                           " (round ", round, ")");
+    }
+  }
+}
+
+}  // namespace
+
+void OneShotWrite(ShmSegment& seg, int me, int set, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(seg.slot(me, set), src, bytes);
+}
+
+Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void* out,
+                     size_t count) {
+  if (count == 0) return Status::Ok();
+  // Rank order, whatever the timing: the same bits on every rank and every run.
+  TIDAL_RETURN_IF_ERROR(ReduceInto(type, op, out, seg.slot(0, set), seg.slot(1, set), count));
+  for (int q = 2; q < seg.size(); ++q) {
+    TIDAL_RETURN_IF_ERROR(Reduce(type, op, out, seg.slot(q, set), count));
+  }
+  if (op == ReduceOp::kAvg) TIDAL_RETURN_IF_ERROR(FinishAvg(type, out, count, seg.size()));
+  return Status::Ok();
+}
+
+bool UsesOneShot(const ShmState& state, size_t bytes, bool owned) {
+  return !owned && bytes <= state.one_shot_bytes && bytes <= state.segment->slot_bytes();
+}
+
+Status RunOneShotInline(Communicator& comm, ShmState& state, const InlineOneShot& args,
+                        Deadline deadline) {
+  ShmSegment& seg = *state.segment;
+  const int me = comm.rank();
+  const uint64_t t = ++state.rounds_issued;
+  const int set = static_cast<int>(t % 2);
+  Status st;
+  if (t > 2) st = AwaitAll(comm, state, /*posted=*/false, t - 2, deadline, args);
+  if (st.ok()) {
+    OneShotWrite(seg, me, set, args.send, args.count * DataTypeSize(args.type));
+    seg.posted(me).store(t, std::memory_order_release);
+    st = AwaitAll(comm, state, /*posted=*/true, t, deadline, args);
+  }
+  if (st.ok()) {
+    st = OneShotReduce(seg, set, args.type, args.op, args.recv, args.count);
+    if (!st.ok())
+      st = Status(st.code(), StrCat("rank ", me, ": ", Name(comm, args), ": ", st.message()));
+  }
+  if (!st.ok()) {
+    state.broken = true;
+    return st;
+  }
+  seg.done(me).store(t, std::memory_order_release);
+  return Status::Ok();
+}
+
+}  // namespace tidal::coll

@@ -1,0 +1,66 @@
+// The one-shot on-host AllReduce: the small-message protocol of the shared-memory path.
+//
+// Design note. For a buffer that fits one slot, the reduce-scatter/all-gather of
+// shm_allreduce.h costs two synchronizations; the one-shot costs one. Each rank copies its whole
+// buffer into its slot of the round's slot set and posts the round; once every rank has posted,
+// every rank reduces all n slots, in rank order, into its own result and marks the round done.
+// Every rank applies the same operations to the same inputs in the same order, so the results are
+// bit-identical without an all-gather (avg divides the whole result the same way everywhere).
+// There is no owned shard in this protocol, so it serves AllReduce only, never AllReduceOwned.
+// Traffic per rank: one copy in, n slot reads: it wins while synchronization dominates, i.e.
+// below TIDAL_SHM_ONESHOT_BYTES (default 32 KiB; 0 disables it). Which protocol a call uses must
+// be the same on every rank; it depends only on the byte count and the knob, and the rounds it
+// takes come from the same counter (ShmState::rounds_issued) as the other protocol's.
+//
+// The round runs either inside an engine Task (ShmAllReduceTask) or inline on the caller's thread
+// (RunOneShotInline): a blocking call on an idle communicator skips the engine altogether, which
+// is what makes small-message latency a few hundred nanoseconds rather than microseconds. Both
+// execute the same protocol, so ranks may mix them.
+//
+// Waiting: the flags live in shared memory, so nothing wakes a sleeper; the inline path polls
+// them with MemoryWaitBackoff (transport/wait.h): a short spin while this host's ranks fit its
+// CPUs (none when oversubscribed: the peer we wait for may need our core), then sched_yield, then
+// short sleeps. It checks the deadline, aborts and deaths every 256 polls.
+//
+// Thread safety: called by the thread that issues operations on the communicator.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tidal/coll/shm/segment.h"
+#include "tidal/coll/types.h"
+#include "tidal/comm/communicator.h"
+#include "tidal/core/status.h"
+#include "tidal/core/time.h"
+
+namespace tidal::coll {
+
+struct ShmState;
+
+// Copies `bytes` of `src` into `me`'s slot of `set`.
+void OneShotWrite(ShmSegment& seg, int me, int set, const void* src, size_t bytes);
+// out = slot(0) op slot(1) op ... op slot(n-1) of `set` (rank order), then / n for avg.
+// REQUIRES: seg.size() >= 2; `out` aligned to the element size.
+Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void* out, size_t count);
+
+// Whether an AllReduce of `bytes` uses the one-shot protocol under `state`.
+bool UsesOneShot(const ShmState& state, size_t bytes, bool owned);
+
+// Runs a whole one-shot AllReduce (op sequence `seq`) on the calling thread. Errors name the
+// rank, the operation and the peer waited for; after a failure the state is marked broken (the
+// ranks' round counters disagree from then on). REQUIRES: UsesOneShot(state, ...); recv aligned
+// to the element size; comm.idle().
+struct InlineOneShot {
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  size_t count = 0;
+  const void* send = nullptr;
+  void* recv = nullptr;
+  uint32_t seq = 0;
+};
+Status RunOneShotInline(Communicator& comm, ShmState& state, const InlineOneShot& args,
+                        Deadline deadline);
+
+}  // namespace tidal::coll
