@@ -11,8 +11,9 @@
 #                   [--peers-dir build/peers] [--no-install]
 #
 # Peers (-p; default "tidal ompi ompi_yield ompi_ucx gloo"):
-#   tidal       tidalrun -n N all_reduce_perf -b S -e S -d float -o sum (its in-place column;
-#               algorithm auto; nccl-tests' default of enqueueing the timed calls back to back)
+#   tidal       tidalrun -n N all_reduce_perf -N -b S -e S -d float -o sum (its in-place column;
+#               algorithm auto; -N: the blocking AllReduce back to back, as the peers' blocking
+#               MPI_Allreduce / gloo::allreduce calls are timed)
 #   ompi        mpirun default: pml ob1, btl vader. Open MPI yields the CPU while waiting only when
 #               it sees more ranks than CPUs (mpi_yield_when_idle defaults to 1 when oversubscribed),
 #               so at 2 ranks on 2 CPUs it busy-polls and at 4 it yields; the table says which.
@@ -140,7 +141,7 @@ run_tidal() {
   rm -f "$json"
   timeout "$(run_timeout "$size")" "$build/bin/tidalrun" -n "$n" --timeout "$(run_timeout "$size")" \
       "$build/bin/all_reduce_perf" -b "$size" -e "$size" -d float -o sum -n "$iters" \
-      -w "$warmup" -c 1 -J "$json" >"$out" 2>&1 || return 1
+      -w "$warmup" -N -c 1 -J "$json" >"$out" 2>&1 || return 1
   python3 - "$json" "$size" <<'EOF'
 import json, sys
 rows = [r for r in json.load(open(sys.argv[1]))["rows"] if r["size"] == int(sys.argv[2])]

@@ -75,15 +75,18 @@ Status Bench::Run(const CollCase& c, int iters) {
   const bool one_at_a_time = config_.blocking || RunsOneAtATime(coll_, c);
   works_.clear();
   for (int i = 0; i < iters; ++i) {
+    if (config_.blocking) {
+      // The blocking API, back to back, as MPI_Allreduce and nccl-tests -z 1 are timed.
+      TIDAL_RETURN_IF_ERROR(RunOneBlocking(coll_, comm_, c, buffers_, config_.options));
+      FinishOne(coll_, c, buffers_);
+      continue;
+    }
     TIDAL_RETURN_IF_ERROR(StartOne(coll_, comm_, c, buffers_, config_.options, works_));
     if (!one_at_a_time) {
       continue;
     }
     TIDAL_RETURN_IF_ERROR(WaitAll());
     FinishOne(coll_, c, buffers_);
-    if (config_.blocking) {
-      TIDAL_RETURN_IF_ERROR(comm_.Barrier());
-    }
   }
   return WaitAll();
 }

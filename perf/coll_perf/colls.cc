@@ -152,6 +152,19 @@ CheckPlan PlanCheck(PerfColl coll, const CollCase& c, const CollBuffers& buffers
   return plan;
 }
 
+Status RunOneBlocking(PerfColl coll, Communicator& comm, const CollCase& c,
+                      const CollBuffers& buffers, const coll::CollOptions& options) {
+  if (coll == PerfColl::kAllReduce) {
+    uint8_t* recv = buffers.recv;
+    const uint8_t* send = c.in_place ? recv : buffers.send;
+    return coll::AllReduce(comm, send, recv, c.counts.param, c.type, c.op, options);
+  }
+  std::vector<Work> works;
+  TIDAL_RETURN_IF_ERROR(StartOne(coll, comm, c, buffers, options, works));
+  for (Work& work : works) TIDAL_RETURN_IF_ERROR(work.Wait());
+  return Status::Ok();
+}
+
 Status StartOne(PerfColl coll, Communicator& comm, const CollCase& c, const CollBuffers& buffers,
                 const coll::CollOptions& options, std::vector<Work>& works) {
   const size_t p = c.counts.param;

@@ -125,6 +125,10 @@ Status StartOne(PerfColl coll, Communicator& comm, const CollCase& c, const Coll
                 const coll::CollOptions& options, std::vector<Work>& works);
 // After the works of one operation finished: the staged variants' copy back.
 void FinishOne(PerfColl coll, const CollCase& c, const CollBuffers& buffers);
+// One operation through the blocking API (AllReduce: coll::AllReduce, which may run inline;
+// the others: the asynchronous call and its Wait), then FinishOne is up to the caller.
+Status RunOneBlocking(PerfColl coll, Communicator& comm, const CollCase& c,
+                      const CollBuffers& buffers, const coll::CollOptions& options);
 // Whether iterations must run one at a time (start, wait, finish).
 bool RunsOneAtATime(PerfColl coll, const CollCase& c);
 // The bytes of send and recv that an operation of `c` touches (to clear them before timing).

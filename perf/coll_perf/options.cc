@@ -200,10 +200,10 @@ void AddFlags(CLI::App& app, Flags& flags) {
                "wait for each operation and barrier after it (as nccl-tests' -z 1)");
   app.add_option("-z", flags.blocking_z, "nccl-tests' spelling of -N: 0 or 1")
       ->check(CLI::Range(0, 1));
-  app.add_option(
-      "-A,--algo", flags.algo,
-      "tidal's algorithm: auto, or one this collective has (ring, direct, chain, pairwise, shm, hier; "
-      "tidal/coll/algorithm.h)");
+  app.add_option("-A,--algo", flags.algo,
+                 "tidal's algorithm: auto, or one this collective has (ring, direct, chain, "
+                 "pairwise, shm, hier; "
+                 "tidal/coll/algorithm.h)");
   app.add_option("-T,--timeout", flags.timeout_s,
                  "seconds any one operation may take (default: TIDAL_TIMEOUT_MS)")
       ->check(CLI::NonNegativeNumber);

@@ -25,13 +25,20 @@ std::optional<Status> TryAllReduceInline(Communicator& comm, const void* send, v
       !CheckBuffer(comm, kind, recv, count, "recv").ok()) {
     return std::nullopt;  // the ordinary path reports it
   }
-  HostShape one_host;
-  one_host.hosts = 1;
-  one_host.ranks_per_host = comm.size();
-  Result<Algorithm> chosen = SelectAlgorithm(kind, options.algorithm, bytes, comm.size(), one_host);
-  if (!chosen.ok() || *chosen != Algorithm::kShm) return std::nullopt;
-  Result<bool> check = KnobBool(Knob::kCheckCollectives, false);
-  if (!check.ok() || *check || !comm.idle()) return std::nullopt;
+  // Without TIDAL_ALGO* and TIDAL_CHECK_COLLECTIVES in the environment (one pass over it), the
+  // selection is shm (a one-host communicator) and there is no signature check: skip reading
+  // the knobs, which would cost several getenv calls per operation.
+  if (AnyEnvWithPrefix("TIDAL_ALGO") || AnyEnvWithPrefix("TIDAL_CHECK_COLLECTIVES")) {
+    HostShape one_host;
+    one_host.hosts = 1;
+    one_host.ranks_per_host = comm.size();
+    Result<Algorithm> chosen =
+        SelectAlgorithm(kind, options.algorithm, bytes, comm.size(), one_host);
+    if (!chosen.ok() || *chosen != Algorithm::kShm) return std::nullopt;
+    Result<bool> check = KnobBool(Knob::kCheckCollectives, false);
+    if (!check.ok() || *check) return std::nullopt;
+  }
+  if (!comm.idle()) return std::nullopt;
   InlineOneShot args;
   args.type = type;
   args.op = op;

@@ -43,6 +43,7 @@ class OrderedTask : public Task {
   void OnDeath(Transport& transport, int rank, const Status& why) override;
   bool polls_memory() const override { return started_ && !inner_done_ && inner_->polls_memory(); }
   Clock::time_point wake_at() const override;
+  uint64_t progress() const override { return inner_->progress(); }
 
   const std::string& what() const { return what_; }
   bool started() const { return started_; }

@@ -1,7 +1,10 @@
 #include "tidal/core/knobs.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace tidal {
@@ -12,6 +15,19 @@ constexpr KnobInfo kKnobs[] = {
     TIDAL_KNOB_TABLE(TIDAL_KNOB_INFO_)
 #undef TIDAL_KNOB_INFO_
 };
+
+}  // namespace
+
+bool AnyEnvWithPrefix(std::string_view prefix) {
+  if (prefix.empty()) return true;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    // Most names fail on the first byte: no call for them.
+    if ((*e)[0] == prefix[0] && std::strncmp(*e, prefix.data(), prefix.size()) == 0) return true;
+  }
+  return false;
+}
+
+namespace {
 
 const char* Env(Knob knob) {
   // The names in kKnobs are literals, hence NUL-terminated.

@@ -116,5 +116,8 @@ std::string KnobString(Knob knob);
 Result<int64_t> KnobInt(Knob knob, int64_t fallback = 0);
 // Accepts 1/0, true/false, yes/no, on/off (any case).
 Result<bool> KnobBool(Knob knob, bool fallback = false);
+// Whether some environment variable's name starts with `prefix` (one pass over the environment,
+// cheaper than a getenv per knob: hot paths ask this first and read their knobs only when set).
+bool AnyEnvWithPrefix(std::string_view prefix);
 
 }  // namespace tidal

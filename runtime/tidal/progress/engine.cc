@@ -206,7 +206,13 @@ void Engine::SleepOrYield(Deadline deadline, Clock::time_point* spin_until, int 
     memory_backoff_.Reset();
   }
   if (AnyPollsMemory()) {
-    // Shared-memory flags wake no event fd: yield, then sleep briefly (wait.h).
+    // Shared-memory flags wake no event fd: yield, then sleep briefly (wait.h); start over
+    // whenever a task got further.
+    const uint64_t progress = ActiveProgress();
+    if (progress != memory_progress_) {
+      memory_progress_ = progress;
+      memory_backoff_.Reset();
+    }
     memory_backoff_.Pause();
     return;
   }
@@ -224,6 +230,12 @@ Deadline Engine::EarliestWake() const {
   Clock::time_point earliest = Clock::time_point::max();
   for (const std::shared_ptr<Task>& task : active_) earliest = std::min(earliest, task->wake_at());
   return earliest == Clock::time_point::max() ? Deadline::Never() : Deadline::At(earliest);
+}
+
+uint64_t Engine::ActiveProgress() const {
+  uint64_t sum = 0;
+  for (const std::shared_ptr<Task>& task : active_) sum += task->progress();
+  return sum;
 }
 
 bool Engine::AnyPollsMemory() const {

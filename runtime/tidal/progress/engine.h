@@ -129,6 +129,8 @@ class Engine {
   int DriveOnce();
   // Whether an active task waits on shared memory (Task::polls_memory): then never sleep.
   bool AnyPollsMemory() const;
+  // The sum of the active tasks' Task::progress().
+  uint64_t ActiveProgress() const;
   // The earliest Task::wake_at of the active tasks: the driver never sleeps past it.
   Deadline EarliestWake() const;
   bool PollTask(Task& task);
@@ -172,6 +174,7 @@ class Engine {
   std::vector<std::shared_ptr<Task>> active_;
   size_t deaths_applied_ = 0;
   MemoryWaitBackoff memory_backoff_{/*oversubscribed=*/false, /*spin_polls=*/0};
+  uint64_t memory_progress_ = 0;
 };
 
 }  // namespace tidal

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string_view>
 
 #include "tidal/core/status.h"
@@ -44,12 +45,16 @@ class Task {
   virtual void OnDeath(Transport& transport, int rank, const Status& why);
   // True while the task waits on memory that other processes write (shared-memory flags) rather
   // than on the transport: the transport's event fd will not wake the driver for it, so the
-  // engine polls with MemoryWaitBackoff (wait.h: yields, then sleeps at most 200 us at a time)
+  // engine polls with MemoryWaitBackoff (wait.h: yields for ms, then sleeps <= 200 us at a time)
   // instead of sleeping on the event fd while such a task is active.
   virtual bool polls_memory() const { return false; }
   // A time at which the task wants to be polled although nothing happened on the transport (a
   // delayed start): the engine does not sleep past it. Default: never.
   virtual Clock::time_point wake_at() const { return Clock::time_point::max(); }
+  // Grows whenever the task got further without the transport (a shared-memory round done): the
+  // engine's memory-wait backoff starts over then, so a long on-host operation is not slowed by
+  // sleeps meant for peers that are away.
+  virtual uint64_t progress() const { return progress_; }
 
   // True once the task finished; then status() is its result.
   bool finished() const { return finished_.load(std::memory_order_acquire); }
@@ -61,6 +66,7 @@ class Task {
   const Status& status() const { return status_; }
 
  protected:
+  void NoteProgress() { ++progress_; }
   // Records the result; the engine publishes it when Poll() returns true.
   void SetResult(Status status) {
     if (status_.ok()) status_ = std::move(status);
@@ -80,6 +86,7 @@ class Task {
   bool stopped_ = false;       // driver only
   Status stop_why_;            // written before stop_requested_ is set (release)
   Status status_;
+  uint64_t progress_ = 0;  // driver only
 };
 
 // A task of one posted send or receive.

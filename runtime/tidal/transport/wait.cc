@@ -63,7 +63,12 @@ void MemoryWaitBackoff::Pause() {
   }
   if (sleep_.count() == 0) {
     const Clock::time_point now = Clock::now();
-    if (yield_until_ == Clock::time_point{}) yield_until_ = now + policy_.spin;
+    // A wait for a peer that is itself copying lasts as long as an on-host round (hundreds of
+    // microseconds for megabytes); sleeping then makes the ranks take turns sleeping. Only a wait
+    // of milliseconds means the peer is away (computing), and then the CPU is better given up.
+    if (yield_until_ == Clock::time_point{}) {
+      yield_until_ = now + std::max<Clock::duration>(policy_.spin, std::chrono::milliseconds(5));
+    }
     if (now < yield_until_) {
       sched_yield();
       return;

@@ -45,10 +45,11 @@ struct WaitPolicy {
 
 // Waiting on memory that another process writes (shared-memory flags), where no event fd can wake
 // the waiter. Pause() escalates: a spin with the CPU's pause hint for the first `spin_polls`
-// calls (skipped when `oversubscribed`: the writer may need this core), sched_yield until
-// `policy.spin` has passed, then sleeps that double from 10 us up to 200 us, so that a rank whose
-// peers are busy computing does not take their CPU time while it waits for them. Reset() after
-// progress. Cooperative mode: every Pause() calls the thread's wait hook.
+// calls (skipped when `oversubscribed`: the writer may need this core), sched_yield for 5 ms (or
+// `policy.spin` when longer: waits that long are peers copying, and a sleeper there slows every
+// rank), then sleeps that double from 10 us up to 200 us, so that a rank whose peers are busy
+// computing does not take their CPU time while it waits for them. Reset() after progress.
+// Cooperative mode: every Pause() calls the thread's wait hook.
 //
 // Thread safety: one waiter per object.
 class MemoryWaitBackoff {

@@ -182,6 +182,7 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
       Write(k_, set);
       seg_.posted(me_).store(t, std::memory_order_release);
       wrote_ = true;
+      NoteProgress();
     }
     if (!AllAtLeast(true, t)) return false;
     Status st = Read(k_, set);
@@ -192,6 +193,7 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
     seg_.done(me_).store(t, std::memory_order_release);
     wrote_ = false;
     ++k_;
+    NoteProgress();
   }
   return true;
 }
