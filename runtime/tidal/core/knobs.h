@@ -80,7 +80,8 @@
   X(kShmSlotBytes, "TIDAL_SHM_SLOT_BYTES", "1048576",                                           \
     "On-host AllReduce: bytes of each rank's shared-memory slot (two per rank)")                 \
   X(kShmOneShotBytes, "TIDAL_SHM_ONESHOT_BYTES", "32768",                                       \
-    "On-host AllReduce: buffers up to this many bytes use the one-shot protocol (0: never)")      \
+    "On-host AllReduce: buffers up to this many bytes (and n x bytes up to twice it) use the "     \
+    "one-shot protocol (0: never)")      \
   X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
     "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
     "and report the first rank that disagrees instead of hanging")

@@ -79,7 +79,11 @@ Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void*
 }
 
 bool UsesOneShot(const ShmState& state, size_t bytes, bool owned) {
-  return !owned && bytes <= state.one_shot_bytes && bytes <= state.segment->slot_bytes();
+  // Every rank reads all n slots: past twice the threshold in total, the two-round protocol's
+  // ~5 passes cost less (8 ranks at 16 KiB: 100 us against 226 us here).
+  const size_t n = static_cast<size_t>(state.segment->size());
+  return !owned && bytes <= state.one_shot_bytes && bytes * n <= 2 * state.one_shot_bytes &&
+         bytes <= state.segment->slot_bytes();
 }
 
 Status RunOneShotInline(Communicator& comm, ShmState& state, const InlineOneShot& args,
