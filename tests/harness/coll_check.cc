@@ -10,6 +10,7 @@
 
 #include "harness/coll_data.h"
 #include "tidal/coll/collectives.h"
+#include "tidal/core/random.h"
 
 namespace tidal::testing {
 namespace {
@@ -450,6 +451,17 @@ ScopedEnv::~ScopedEnv() {
     setenv(name_, old_.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
   } else {
     unsetenv(name_);  // NOLINT(concurrency-mt-unsafe)
+  }
+}
+
+void ExpectSameEverywhere(Communicator& comm, const void* data, size_t bytes) {
+  uint64_t mine = 0x1234;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < bytes; ++i) mine = MixBits(mine ^ p[i]);
+  std::vector<uint64_t> all(static_cast<size_t>(comm.size()));
+  ASSERT_OK(coll::AllGather(comm, &mine, all.data(), 1, coll::DataType::kInt64));
+  for (int r = 0; r < comm.size(); ++r) {
+    EXPECT_EQ(all[static_cast<size_t>(r)], all[0]) << "rank " << r << " differs from rank 0";
   }
 }
 

@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -114,5 +115,12 @@ class ScopedEnv {
   std::string old_;
   bool had_ = false;
 };
+
+// Every rank's `bytes` at `data` hash alike (an AllGather of the hashes, compared with rank 0's):
+// the collectives' bit-identity promise. Collective over `comm`; failures are gtest failures.
+void ExpectSameEverywhere(Communicator& comm, const void* data, size_t bytes);
+inline void ExpectSameEverywhere(Communicator& comm, std::span<const float> x) {
+  ExpectSameEverywhere(comm, x.data(), x.size_bytes());
+}
 
 }  // namespace tidal::testing

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -19,6 +20,7 @@
 namespace tidal::coll {
 namespace {
 
+using testing::ExpectSameEverywhere;
 using testing::MakeCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
@@ -45,20 +47,6 @@ float Value(int rank, size_t i) {
 // Sum over ranks of Value(r, i).
 float SumOver(int n, size_t i) {
   return static_cast<float>(n * (n + 1) / 2) * static_cast<float>(i % 7 + 1);
-}
-
-uint64_t Hash(const void* data, size_t bytes) {
-  uint64_t h = 1469598103934665603ull;
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
-void ExpectSameEverywhere(Communicator& comm, const void* data, size_t bytes) {
-  const uint64_t mine = Hash(data, bytes);
-  std::vector<uint64_t> all(static_cast<size_t>(comm.size()));
-  ASSERT_OK(AllGather(comm, &mine, all.data(), 1, DataType::kInt64));
-  for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(all[static_cast<size_t>(r)], all[0]) << r;
 }
 
 class OneShotTest : public ::testing::TestWithParam<int> {};

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -22,6 +23,7 @@
 namespace tidal::coll {
 namespace {
 
+using testing::ExpectSameEverywhere;
 using testing::MakeCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
@@ -32,23 +34,6 @@ WorldOptions World(int n, int timeout_ms = 10'000) {
   world.size = n;
   world.timeout = std::chrono::milliseconds(timeout_ms);
   return world;
-}
-
-uint64_t Hash(const void* data, size_t bytes) {
-  uint64_t h = 0x1234;
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < bytes; ++i) h = MixBits(h ^ p[i]);
-  return h;
-}
-
-// Every rank's hash of `data` must be the same.
-void ExpectSameEverywhere(Communicator& comm, const void* data, size_t bytes) {
-  const uint64_t mine = Hash(data, bytes);
-  std::vector<uint64_t> all(static_cast<size_t>(comm.size()));
-  ASSERT_OK(AllGather(comm, &mine, all.data(), 1, DataType::kInt64));
-  for (int r = 0; r < comm.size(); ++r) {
-    EXPECT_EQ(all[static_cast<size_t>(r)], all[0]) << "rank " << r << " differs from rank 0";
-  }
 }
 
 // Environment knob for the duration of a test.

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -31,6 +32,7 @@ namespace {
 
 using coll::DataType;
 using coll::ReduceOp;
+using testing::ExpectSameEverywhere;
 using testing::MakeCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
@@ -43,20 +45,6 @@ WorldOptions World(int n, testing::Mode mode = testing::Mode::kCooperative) {
   world.size = n;
   world.mode = mode;
   return world;
-}
-
-void ExpectSameEverywhere(Communicator& comm, const std::vector<float>& x) {
-  uint64_t mine = 0x51;
-  for (float v : x) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, sizeof(bits));
-    mine = MixBits(mine ^ bits);
-  }
-  std::vector<uint64_t> all(static_cast<size_t>(comm.size()));
-  ASSERT_OK(coll::AllGather(comm, &mine, all.data(), 1, DataType::kInt64));
-  for (int r = 0; r < comm.size(); ++r) {
-    EXPECT_EQ(all[static_cast<size_t>(r)], all[0]) << "x on rank " << r << " differs from rank 0";
-  }
 }
 
 void ExpectBitEqual(std::span<const float> got, std::span<const float> want,

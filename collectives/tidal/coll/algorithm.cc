@@ -21,7 +21,9 @@ constexpr Algorithm kDirectOnly[] = {Algorithm::kDirect};
 constexpr size_t kDirectBytes = 16 << 10;
 constexpr int kDirectMaxRanks = 8;
 
-std::optional<Knob> KnobFor(CollKind kind) {
+}  // namespace
+
+std::optional<Knob> AlgorithmKnobFor(CollKind kind) {
   switch (kind) {
     case CollKind::kAllReduce:
       return Knob::kAlgoAllReduce;
@@ -38,6 +40,8 @@ std::optional<Knob> KnobFor(CollKind kind) {
       return std::nullopt;
   }
 }
+
+namespace {
 
 bool Has(CollKind kind, Algorithm algorithm) {
   const std::span<const Algorithm> all = AlgorithmsFor(kind);
@@ -153,7 +157,7 @@ Result<Algorithm> SelectAlgorithm(CollKind kind, Algorithm requested, size_t byt
   };
   Algorithm chosen = requested;
   if (chosen == Algorithm::kAuto) {
-    if (std::optional<Knob> knob = KnobFor(kind)) {
+    if (std::optional<Knob> knob = AlgorithmKnobFor(kind)) {
       TIDAL_ASSIGN_OR_RETURN(chosen, FromKnob(*knob));
       if (!runnable(chosen)) chosen = Algorithm::kAuto;
     }

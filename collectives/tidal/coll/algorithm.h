@@ -27,9 +27,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
+#include "tidal/core/knobs.h"
 #include "tidal/core/status.h"
 
 namespace tidal::coll {
@@ -80,6 +82,10 @@ struct HostShape {
 // The shape of members on hosts `host_of` (any labels: host_of[i] is member i's host, members of
 // one host need not be adjacent).
 HostShape ShapeOfHosts(std::span<const int> host_of);
+
+// The knob that forces `kind`'s algorithm (TIDAL_ALGO_ALLREDUCE, ...; AllGatherV shares
+// AllGather's); nullopt for collectives that only TIDAL_ALGO forces.
+std::optional<Knob> AlgorithmKnobFor(CollKind kind);
 
 // The algorithm to run: `requested` unless kAuto, else the knobs, else the choice by size and
 // topology (see the table above). kInvalidArgument when the requested (or forced) algorithm does

@@ -8,23 +8,6 @@
 namespace tidal::coll {
 namespace {
 
-std::optional<Knob> KnobOf(CollKind kind) {
-  switch (kind) {
-    case CollKind::kAllReduce:
-      return Knob::kAlgoAllReduce;
-    case CollKind::kReduceScatter:
-      return Knob::kAlgoReduceScatter;
-    case CollKind::kAllGather:
-      return Knob::kAlgoAllGather;
-    case CollKind::kBroadcast:
-      return Knob::kAlgoBroadcast;
-    case CollKind::kReduce:
-      return Knob::kAlgoReduce;
-    default:
-      return std::nullopt;
-  }
-}
-
 std::string SizeText(size_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB"};
   size_t unit = 0;
@@ -87,7 +70,7 @@ std::string SelectionTable(int n, const HostShape& shape) {
   text += "allgather), a rank's send buffer (alltoall); V variants select as their plain forms.\n";
   text += "forced by TIDAL_ALGO=<name> (every collective that has it) or per collective:\n";
   for (CollKind kind : SelectionKinds()) {
-    const std::optional<Knob> knob = KnobOf(kind);
+    const std::optional<Knob> knob = AlgorithmKnobFor(kind);
     std::string names;
     for (Algorithm a : AlgorithmsFor(kind))
       names += StrCat(names.empty() ? "" : " ", AlgorithmName(a));

@@ -103,6 +103,15 @@ ShmSegment::ShmSegment(void* base, size_t bytes, int n, size_t slot_bytes)
 
 ShmSegment::~ShmSegment() { ::munmap(base_, bytes_); }
 
+int ShmSegment::FirstBelow(bool posted_counter, uint64_t round, int from) {
+  for (int i = 0; i < n_; ++i) {
+    const int q = (from + i) % n_;
+    const std::atomic<uint64_t>& c = posted_counter ? posted(q) : done(q);
+    if (c.load(std::memory_order_acquire) < round) return q;
+  }
+  return -1;
+}
+
 std::atomic<uint64_t>& ShmSegment::posted(int rank) {
   auto* p = static_cast<uint8_t*>(base_) + static_cast<size_t>(rank) * kControlBytes;
   return *reinterpret_cast<std::atomic<uint64_t>*>(p);

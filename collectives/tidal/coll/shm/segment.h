@@ -42,6 +42,9 @@ class ShmSegment {
   size_t slot_bytes() const { return slot_bytes_; }
   std::atomic<uint64_t>& posted(int rank);
   std::atomic<uint64_t>& done(int rank);
+  // The first rank, looking from `from` on (cyclically), whose posted (or done) counter is below
+  // `round`; -1 when every rank has reached it.
+  int FirstBelow(bool posted, uint64_t round, int from = 0);
   // Slot set `set` (0 or 1) of `rank`.
   uint8_t* slot(int rank, int set);
 

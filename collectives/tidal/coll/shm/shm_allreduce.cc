@@ -84,11 +84,7 @@ ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllRe
 }
 
 bool ShmAllReduceTask::AllAtLeast(bool posted, uint64_t round) const {
-  for (int q = 0; q < n_; ++q) {
-    const std::atomic<uint64_t>& c = posted ? seg_.posted(q) : seg_.done(q);
-    if (c.load(std::memory_order_acquire) < round) return false;
-  }
-  return true;
+  return seg_.FirstBelow(posted, round) < 0;
 }
 
 void ShmAllReduceTask::Write(size_t k, int set) {

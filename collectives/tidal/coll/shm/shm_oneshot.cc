@@ -10,17 +10,6 @@
 namespace tidal::coll {
 namespace {
 
-// The first rank whose counter is below `round`, or -1.
-int Laggard(ShmSegment& seg, bool posted, uint64_t round, int from) {
-  const int n = seg.size();
-  for (int i = 0; i < n; ++i) {
-    const int q = (from + i) % n;
-    const std::atomic<uint64_t>& c = posted ? seg.posted(q) : seg.done(q);
-    if (c.load(std::memory_order_acquire) < round) return q;
-  }
-  return -1;
-}
-
 std::string Name(const Communicator& comm, const InlineOneShot& a) {
   return StrCat("allreduce #", a.seq, " of comm ", comm.id(), " (", a.count, " x ",
                 DataTypeName(a.type), ", ", ReduceOpName(a.op), ", shm one-shot)");
@@ -35,7 +24,7 @@ Status AwaitAll(Communicator& comm, ShmState& state, bool posted, uint64_t round
   const size_t deaths = comm.engine().learned_death_count();
   int q = 0;
   for (uint32_t polls = 0;; ++polls) {
-    q = Laggard(seg, posted, round, q);
+    q = seg.FirstBelow(posted, round, q);
     if (q < 0) return Status::Ok();
     backoff.Pause();
     if ((polls & 255) != 255) continue;
