@@ -203,8 +203,18 @@ TEST_P(CommunicatorTest, AbortFailsLaterCallsAndPeersSeeTheAbortedRank) {
     std::unique_ptr<Communicator> comm = MakeComm(env);
     ASSERT_NE(comm, nullptr);
     ASSERT_OK(comm->Barrier());
+    // A rank may leave the barrier while its last message to a peer is still on the way; the
+    // abort must not overtake it, so the ranks also meet in the store before rank 1 aborts.
+    const std::string past = "test/past-barrier";
+    ASSERT_OK(env.store().Add(past, 1, env.deadline()).status());
     int32_t value = 0;
     if (env.rank() == 1) {
+      ASSERT_OK(env.WaitFor(
+          [&] {
+            Result<int64_t> ranks = env.store().Add(past, 0, env.deadline());
+            return ranks.ok() && *ranks == env.size();
+          },
+          "every rank past the barrier"));
       comm->Abort(AbortedError("test abort"));
       EXPECT_TRUE(comm->engine().aborted());
       EXPECT_EQ(comm->Send(0, &value, sizeof(value)).code(), StatusCode::kAborted);
