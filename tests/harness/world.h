@@ -98,6 +98,9 @@ class RankEnv {
   Status Wait(Request& request, std::string_view what = "request");
   Status WaitAll(std::span<Request* const> requests, std::string_view what = "requests");
   // Drives the transport (if any) until `done()`; kTimedOut naming `what` at deadline().
+  // REQUIRES: `done` turns true only through this rank's transport events; the wait sleeps on the
+  // transport's event fd, so a condition on the store or on another thread is not seen in time
+  // (wait on the store with Store::Wait instead).
   Status WaitFor(const std::function<bool()>& done, std::string_view what);
   // Lets other ranks run once (cooperative: switch fiber; otherwise sched_yield).
   virtual void Yield() = 0;

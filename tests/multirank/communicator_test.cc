@@ -204,17 +204,15 @@ TEST_P(CommunicatorTest, AbortFailsLaterCallsAndPeersSeeTheAbortedRank) {
     ASSERT_NE(comm, nullptr);
     ASSERT_OK(comm->Barrier());
     // A rank may leave the barrier while its last message to a peer is still on the way; the
-    // abort must not overtake it, so the ranks also meet in the store before rank 1 aborts.
-    const std::string past = "test/past-barrier";
-    ASSERT_OK(env.store().Add(past, 1, env.deadline()).status());
+    // abort must not overtake it, so the ranks also meet in the store before rank 1 aborts. (A
+    // store wait, not RankEnv::WaitFor: a store change does not wake a wait on the transport.)
+    const std::string all_past = "test/all-past-barrier";
+    Result<int64_t> past = env.store().Add("test/past-barrier", 1, env.deadline());
+    ASSERT_OK(past.status());
+    if (*past == env.size()) ASSERT_OK(SetString(env.store(), all_past, "1", env.deadline()));
     int32_t value = 0;
     if (env.rank() == 1) {
-      ASSERT_OK(env.WaitFor(
-          [&] {
-            Result<int64_t> ranks = env.store().Add(past, 0, env.deadline());
-            return ranks.ok() && *ranks == env.size();
-          },
-          "every rank past the barrier"));
+      ASSERT_OK(env.store().Wait(std::span<const std::string>(&all_past, 1), env.deadline()));
       comm->Abort(AbortedError("test abort"));
       EXPECT_TRUE(comm->engine().aborted());
       EXPECT_EQ(comm->Send(0, &value, sizeof(value)).code(), StatusCode::kAborted);
