@@ -82,6 +82,9 @@
   X(kShmOneShotBytes, "TIDAL_SHM_ONESHOT_BYTES", "32768",                                       \
     "On-host AllReduce: buffers up to this many bytes (and n x bytes up to twice it) use the "     \
     "one-shot protocol (0: never)")      \
+  X(kShmStreamBytes, "TIDAL_SHM_STREAM_BYTES", "4194304",                                      \
+    "On-host AllReduce: buffers of at least this many bytes receive the result through "         \
+    "streaming (non-temporal) stores, which skip the cache (0: always; -1: never)")               \
   X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
     "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
     "and report the first rank that disagrees instead of hanging")

@@ -8,6 +8,7 @@
 
 #include "tidal/coll/reduce.h"
 #include "tidal/coll/shm/shm_oneshot.h"
+#include "tidal/coll/shm/stream_copy.h"
 #include "tidal/core/knobs.h"
 
 namespace tidal::coll {
@@ -17,6 +18,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "counters live in shar
 
 constexpr int64_t kDefaultSlotBytes = 1 << 20;
 constexpr int64_t kDefaultOneShotBytes = 32 << 10;
+constexpr int64_t kDefaultStreamBytes = 4 << 20;
 
 int UsableCpus() {
   cpu_set_t set;
@@ -51,6 +53,9 @@ Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline) {
     Result<int64_t> one_shot = KnobInt(Knob::kShmOneShotBytes, kDefaultOneShotBytes);
     state->one_shot_bytes =
         static_cast<size_t>(one_shot.ok() && *one_shot >= 0 ? *one_shot : kDefaultOneShotBytes);
+    Result<int64_t> stream = KnobInt(Knob::kShmStreamBytes, kDefaultStreamBytes);
+    const int64_t from = stream.ok() && *stream >= -1 ? *stream : kDefaultStreamBytes;
+    state->stream_bytes = from < 0 ? SIZE_MAX : static_cast<size_t>(from);
     state->oversubscribed = comm.size() > UsableCpus();
     slot = state;
   }
@@ -77,8 +82,16 @@ ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllRe
   ag_piece_ = std::max<size_t>(1, seg_.slot_bytes() / elem_);
   rs_piece_ = std::max<size_t>(1, ag_piece_ / static_cast<size_t>(n_));
   one_shot_ = UsesOneShot(state, args_.count * elem_, args_.owned || args_.on_shard != nullptr);
-  rs_rounds_ = one_shot_ ? 1 : Rounds(ranges_, rs_piece_);
-  ag_rounds_ = one_shot_ ? 0 : Rounds(ranges_, ag_piece_);
+  fused_ = !one_shot_ && !args_.owned && args_.on_shard == nullptr && n_ >= 2;
+  stream_ = fused_ && args_.count * elem_ >= state.stream_bytes;
+  if (one_shot_) {
+    rs_rounds_ = 1;
+  } else if (fused_) {
+    rs_rounds_ = 2 * Rounds(ranges_, rs_piece_);
+  } else {
+    rs_rounds_ = Rounds(ranges_, rs_piece_);
+    ag_rounds_ = Rounds(ranges_, ag_piece_);
+  }
   base_ = state.rounds_issued;
   state.rounds_issued += rs_rounds_ + ag_rounds_;
 }
@@ -87,8 +100,16 @@ bool ShmAllReduceTask::AllAtLeast(bool posted, uint64_t round) const {
   return seg_.FirstBelow(posted, round) < 0;
 }
 
-void ShmAllReduceTask::Write(size_t k, int set) {
-  if (one_shot_) return OneShotWrite(seg_, me_, set, args_.work, args_.count * elem_);
+Status ShmAllReduceTask::Write(size_t k, int set) {
+  if (one_shot_) {
+    OneShotWrite(seg_, me_, set, args_.work, args_.count * elem_);
+    return Status::Ok();
+  }
+  if (fused_) {
+    if (k % 2 == 1) return FusedReduce(k / 2, set);
+    FusedWrite(k / 2, set);
+    return Status::Ok();
+  }
   uint8_t* slot = seg_.slot(me_, set);
   if (k < rs_rounds_) {
     for (int p = 0; p < n_; ++p) {
@@ -98,16 +119,68 @@ void ShmAllReduceTask::Write(size_t k, int set) {
       std::memcpy(slot + static_cast<size_t>(p) * rs_piece_ * elem_,
                   args_.work + (r.begin + k * rs_piece_) * elem_, c * elem_);
     }
-    return;
+    return Status::Ok();
   }
   const size_t j = k - rs_rounds_;
   const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
   const size_t c = PieceCount(mine.count, ag_piece_, j);
   if (c > 0) std::memcpy(slot, args_.work + (mine.begin + j * ag_piece_) * elem_, c * elem_);
+  return Status::Ok();
+}
+
+void ShmAllReduceTask::FusedWrite(size_t j, int set) {
+  uint8_t* slot = seg_.slot(me_, set);
+  for (int q = 0; q < n_; ++q) {
+    if (q == me_) continue;  // the owner reads its own contribution from its buffer
+    const ElementRange& r = ranges_[static_cast<size_t>(q)];
+    const size_t c = PieceCount(r.count, rs_piece_, j);
+    if (c == 0) continue;
+    std::memcpy(slot + static_cast<size_t>(q) * rs_piece_ * elem_,
+                source_ + (r.begin + j * rs_piece_) * elem_, c * elem_);
+  }
+}
+
+Status ShmAllReduceTask::FusedReduce(size_t j, int set) {
+  const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
+  const size_t c = PieceCount(mine.count, rs_piece_, j);
+  if (c == 0) return Status::Ok();
+  const size_t offset = static_cast<size_t>(me_) * rs_piece_ * elem_;
+  uint8_t* out = seg_.slot(me_, set) + offset;
+  // Contribution q: this rank's own from its buffer, the others' from the contributions round's
+  // slot set (the other set). Rank order, whatever the timing: the same bits on every run.
+  auto source = [&](int q) -> const uint8_t* {
+    if (q == me_) return source_ + (mine.begin + j * rs_piece_) * elem_;
+    return seg_.slot(q, 1 - set) + offset;
+  };
+  TIDAL_RETURN_IF_ERROR(ReduceInto(args_.type, args_.op, out, source(0), source(1), c));
+  for (int q = 2; q < n_; ++q) {
+    TIDAL_RETURN_IF_ERROR(Reduce(args_.type, args_.op, out, source(q), c));
+  }
+  if (args_.op == ReduceOp::kAvg) TIDAL_RETURN_IF_ERROR(FinishAvg(args_.type, out, c, n_));
+  return Status::Ok();
+}
+
+void ShmAllReduceTask::FusedCopyOut(size_t j, int set) {
+  for (int p = 0; p < n_; ++p) {
+    const ElementRange& r = ranges_[static_cast<size_t>(p)];
+    const size_t c = PieceCount(r.count, rs_piece_, j);
+    if (c == 0) continue;
+    uint8_t* to = args_.recv + (r.begin + j * rs_piece_) * elem_;
+    const uint8_t* from = seg_.slot(p, set) + static_cast<size_t>(p) * rs_piece_ * elem_;
+    if (stream_) {
+      StreamCopy(to, from, c * elem_);
+    } else {
+      std::memcpy(to, from, c * elem_);
+    }
+  }
 }
 
 Status ShmAllReduceTask::Read(size_t k, int set) {
   if (one_shot_) return OneShotReduce(seg_, set, args_.type, args_.op, args_.work, args_.count);
+  if (fused_) {
+    if (k % 2 == 1) FusedCopyOut(k / 2, set);
+    return Status::Ok();
+  }
   if (k < rs_rounds_) {
     const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
     const size_t c = PieceCount(mine.count, rs_piece_, k);
@@ -134,7 +207,9 @@ Status ShmAllReduceTask::Read(size_t k, int set) {
 }
 
 Status ShmAllReduceTask::Middle() {
-  if (one_shot_) return Status::Ok();  // every rank already holds the whole (averaged) result
+  // One-shot: every rank already holds the whole (averaged) result; fused: no owned shard, and
+  // each result piece was divided before it was published.
+  if (one_shot_ || fused_) return Status::Ok();
   const ElementRange& mine = ranges_[static_cast<size_t>(me_)];
   void* shard = args_.work + mine.begin * elem_;
   if (args_.op == ReduceOp::kAvg) {
@@ -155,7 +230,13 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
       return true;
     }
     const size_t bytes = args_.count * elem_;
-    if (bytes > 0 && args_.send != args_.work) std::memmove(args_.work, args_.send, bytes);
+    const bool send_aligned = reinterpret_cast<uintptr_t>(args_.send) % elem_ == 0;
+    if (fused_ && send_aligned) {
+      source_ = args_.send;  // read in place; the results go straight to recv
+    } else if (bytes > 0 && args_.send != args_.work) {
+      std::memmove(args_.work, args_.send, bytes);
+    }
+    if (source_ == nullptr) source_ = args_.work;
   }
   while (!stopped_) {
     if (k_ == rs_rounds_ && !middle_done_) {
@@ -168,14 +249,20 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
     }
     if (k_ == rs_rounds_ + ag_rounds_) {
       const size_t bytes = args_.count * elem_;
-      if (bytes > 0 && args_.recv != args_.work) std::memcpy(args_.recv, args_.work, bytes);
+      if (!fused_ && bytes > 0 && args_.recv != args_.work) {
+        std::memcpy(args_.recv, args_.work, bytes);
+      }
       return true;
     }
     const uint64_t t = base_ + k_ + 1;
     const int set = static_cast<int>(t % 2);
     if (!wrote_) {
       if (t > 2 && !AllAtLeast(false, t - 2)) return false;
-      Write(k_, set);
+      Status st = Write(k_, set);
+      if (!st.ok()) {
+        Abandon(std::move(st));
+        return true;
+      }
       seg_.posted(me_).store(t, std::memory_order_release);
       wrote_ = true;
       NoteProgress();
@@ -186,7 +273,8 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
       Abandon(std::move(st));
       return true;
     }
-    seg_.done(me_).store(t, std::memory_order_release);
+    // A fused contributions round stays "being read" until the owners reduced it (design note).
+    if (!fused_ || k_ % 2 == 1) seg_.done(me_).store(t, std::memory_order_release);
     wrote_ = false;
     ++k_;
     NoteProgress();

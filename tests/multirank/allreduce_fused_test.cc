@@ -1,0 +1,155 @@
+// The fused on-host AllReduce protocol (shm/shm_allreduce.h): a plain AllReduce reduces and
+// publishes each piece in two rounds, reading its own contribution from `send` and writing the
+// results straight into `recv` (with streaming stores above TIDAL_SHM_STREAM_BYTES). Covered
+// here: many rounds over both slot sets (4 KiB slots), queued behind and ahead of owned-shard
+// operations (the two-phase protocol) and one-shot ones on the same round counter; in place, out
+// of place, a send buffer that is not element-aligned; sum and avg; fp16 bit-identity; streaming
+// stores always, never, and from a threshold that splits the operations.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/coll_check.h"
+#include "harness/comm_world.h"
+#include "harness/world.h"
+#include "tidal/coll/collectives.h"
+#include "tidal/coll/half.h"
+
+namespace tidal::coll {
+namespace {
+
+using testing::ExpectSameEverywhere;
+using testing::MakeCommunicator;
+using testing::RankEnv;
+using testing::RunWorld;
+using testing::WorldOptions;
+
+// Small integers: every partial sum is exact in fp32, whatever the order.
+float Value(int rank, size_t i) {
+  return static_cast<float>((rank + 1) * static_cast<int>(i % 13 + 1));
+}
+
+float SumOver(int n, size_t i) {
+  return static_cast<float>(n * (n + 1) / 2) * static_cast<float>(i % 13 + 1);
+}
+
+struct Case {
+  int n;
+  const char* stream;  // TIDAL_SHM_STREAM_BYTES
+};
+
+class FusedTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    setenv("TIDAL_SHM_SLOT_BYTES", "4096", 1);
+    setenv("TIDAL_SHM_STREAM_BYTES", GetParam().stream, 1);
+  }
+  void TearDown() override {
+    unsetenv("TIDAL_SHM_SLOT_BYTES");
+    unsetenv("TIDAL_SHM_STREAM_BYTES");
+  }
+};
+
+std::unique_ptr<Communicator> OneHostComm(RankEnv& env) {
+  testing::CommSetup setup;
+  setup.layout = testing::Layout::kOneHost;
+  return MakeCommunicator(env, setup);
+}
+
+// One operation of the mixed queue below.
+struct Op {
+  size_t count;
+  ReduceOp op;
+  bool owned;
+  bool in_place;
+  bool misaligned_send;  // the send buffer starts one byte past an element boundary
+};
+
+TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
+  const int n = GetParam().n;
+  WorldOptions world;
+  world.size = n;
+  RunWorld(world, [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    ASSERT_NE(comm, nullptr);
+    const std::vector<Op> ops = {
+        {70001, ReduceOp::kSum, false, true, false},  {10007, ReduceOp::kAvg, true, false, false},
+        {3, ReduceOp::kSum, false, true, false},      {40961, ReduceOp::kAvg, false, false, true},
+        {1, ReduceOp::kSum, false, false, false},     {30011, ReduceOp::kSum, false, false, false},
+        {5003, ReduceOp::kSum, true, true, false},    {0, ReduceOp::kSum, false, true, false},
+        {20000, ReduceOp::kAvg, false, true, false},
+    };
+    // Each operation's send bytes live at offset 0 or 1 of a byte buffer; recv is float-aligned.
+    std::vector<std::vector<uint8_t>> sends;
+    std::vector<std::vector<float>> recvs;
+    std::vector<Work> works;
+    for (const Op& op : ops) {
+      const size_t shift = op.misaligned_send ? 1 : 0;
+      sends.emplace_back(op.count * sizeof(float) + shift);
+      recvs.emplace_back(op.count, -1.0f);
+      for (size_t i = 0; i < op.count; ++i) {
+        const float v = Value(env.rank(), i);
+        std::memcpy(sends.back().data() + shift + i * sizeof(float), &v, sizeof(v));
+      }
+      if (op.in_place) {
+        std::memcpy(recvs.back().data(), sends.back().data() + shift, op.count * sizeof(float));
+      }
+      const void* send = op.in_place ? static_cast<const void*>(recvs.back().data())
+                                     : sends.back().data() + shift;
+      Result<Work> w =
+          op.owned ? AllReduceOwnedAsync(*comm, send, recvs.back().data(), op.count,
+                                         DataType::kFloat32, op.op, nullptr)
+                   : AllReduceAsync(*comm, send, recvs.back().data(), op.count,
+                                    DataType::kFloat32, op.op);
+      ASSERT_OK(w);
+      works.push_back(std::move(w).value());
+    }
+    for (size_t k = 0; k < ops.size(); ++k) {
+      ASSERT_OK(works[k].Wait());
+      for (size_t i = 0; i < ops[k].count; ++i) {
+        float want = SumOver(n, i);
+        if (ops[k].op == ReduceOp::kAvg) want /= static_cast<float>(n);
+        ASSERT_EQ(recvs[k][i], want) << "operation " << k << " i " << i;
+      }
+      ExpectSameEverywhere(*comm, recvs[k].data(), ops[k].count * sizeof(float));
+    }
+  });
+}
+
+// fp16 rounds at every step of the reduction: every owner must use the same (rank) order, and
+// every rank must end with the owner's bits.
+TEST_P(FusedTest, HalfPrecisionIsBitIdentical) {
+  const int n = GetParam().n;
+  WorldOptions world;
+  world.size = n;
+  RunWorld(world, [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    ASSERT_NE(comm, nullptr);
+    std::vector<uint16_t> x(40001);  // 80 KB: past the one-shot sizes
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = FloatToHalf(0.1f * static_cast<float>(env.rank() + 1) + 0.37f * static_cast<float>(i));
+    }
+    for (int round = 0; round < 2; ++round) {
+      ASSERT_OK(AllReduce(*comm, x.data(), x.data(), x.size(), DataType::kFloat16, ReduceOp::kSum));
+      ExpectSameEverywhere(*comm, x.data(), x.size() * sizeof(uint16_t));
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ranks, FusedTest,
+    ::testing::Values(Case{2, "0"}, Case{3, "-1"}, Case{4, "100000"}, Case{5, "0"},
+                      Case{8, "100000"}),
+    [](const ::testing::TestParamInfo<Case>& param) {
+      const std::string stream = param.param.stream;
+      return "n" + std::to_string(param.param.n) + "_stream_" +
+             (stream == "-1" ? std::string("never") : stream);
+    });
+
+}  // namespace
+}  // namespace tidal::coll
