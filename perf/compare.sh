@@ -10,7 +10,7 @@
 #                   [-V|--volume 268435456] [-i|--max-iters 200] [-m|--min-ratio 0]
 #                   [--peers-dir build/peers] [--no-install]
 #
-# Peers (-p; default "tidal ompi ompi_yield ompi_ucx gloo"):
+# Peers (-p; default "tidal ompi ompi_yield ompi_ucx gloo memcpy"):
 #   tidal       tidalrun -n N all_reduce_perf -N -b S -e S -d float -o sum (its in-place column;
 #               algorithm auto; -N: the blocking AllReduce back to back, as the peers' blocking
 #               MPI_Allreduce / gloo::allreduce calls are timed)
@@ -23,6 +23,9 @@
 #   gloo        gloo::allreduce, Algorithm::RING, tcp device on 127.0.0.1 (gloo_legacy: the older
 #               gloo::AllreduceRing); ranks are separate processes started by tidalrun, which sets
 #               TIDAL_RANK and TIDAL_WORLD_SIZE; they meet in a FileStore in a fresh directory
+#   memcpy      the physical reference, not a competitor: n processes each memcpy the size at
+#               once (perf/peers/memcpy_bench.c); its busbw column is one copy's GB/s and its
+#               ratio is tidal busbw / that (the fraction of a plain copy's speed tidal reaches)
 # Open MPI runs get --allow-run-as-root --oversubscribe. The peers' benchmarks are this
 # repository's own (perf/peers/*; each prints "bytes count iters time_us busbw algbw wrong"); the
 # script compiles them into --peers-dir when missing or older than their source, and installs
@@ -41,13 +44,13 @@ build="build/release"
 ranks="2 4"
 sizes="4 4096 1048576 67108864 268435456"
 rounds=5
-peers="tidal ompi ompi_yield ompi_ucx gloo"
+peers="tidal ompi ompi_yield ompi_ucx gloo memcpy"
 volume=268435456
 max_iters=200
 min_ratio=0
 peers_dir="build/peers"
 install=1
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -B|--build) build="$2"; shift 2 ;;
@@ -73,7 +76,7 @@ for tool in tidalrun all_reduce_perf; do
 done
 for peer in $peers; do
   case "$peer" in
-    tidal|ompi|ompi_yield|ompi_ucx|ompi_ucx_yield|gloo|gloo_legacy) ;;
+    tidal|ompi|ompi_yield|ompi_ucx|ompi_ucx_yield|gloo|gloo_legacy|memcpy) ;;
     *) echo "compare: unknown peer '$peer'" >&2; exit 2 ;;
   esac
 done
@@ -114,9 +117,11 @@ install_missing
 mkdir -p "$peers_dir"
 mpi_bench="$peers_dir/mpi_allreduce_bench"
 gloo_bench="$peers_dir/gloo_allreduce_bench"
+memcpy_bench="$peers_dir/memcpy_bench"
 build_peer "$mpi_bench" perf/peers/mpi_allreduce_bench.c mpicc -O2 -std=c11 -Wall -Wextra
 build_peer "$gloo_bench" perf/peers/gloo_allreduce_bench.cc "${CXX:-c++}" -O2 -std=c++17 -Wall \
     -Wextra -pthread -lgloo
+build_peer "$memcpy_bench" perf/peers/memcpy_bench.c "${CC:-cc}" -O2 -std=c11 -Wall -Wextra
 
 log="$(mktemp -d)"
 trap 'rm -rf "$log"' EXIT
@@ -172,6 +177,13 @@ run_gloo() {
   peer_row "$out" "$size"
 }
 
+run_memcpy() {
+  local n="$1" size="$2" iters="$3" warmup="$4" out="$log/run.out"
+  timeout "$(run_timeout "$size")" "$memcpy_bench" -p "$n" -n "$iters" -w "$warmup" "$size" \
+      >"$out" 2>&1 || return 1
+  peer_row "$out" "$size"
+}
+
 run_peer() {
   local peer="$1"
   shift
@@ -179,6 +191,7 @@ run_peer() {
     tidal) run_tidal "$@" ;;
     ompi*) run_mpi "$peer" "$@" ;;
     gloo*) run_gloo "$peer" "$@" ;;
+    memcpy) run_memcpy "$@" ;;
   esac
 }
 
@@ -244,7 +257,8 @@ done
 # --- Medians ---
 
 echo "#"
-echo "# medians over rounds; ratio = tidal/peer (peer time / tidal time; > 1: tidal faster)"
+echo "# medians over rounds; ratio = tidal/peer (peer time / tidal time; > 1: tidal faster);"
+echo "# memcpy: busbw = one copy's GB/s with n processes copying at once, ratio = tidal busbw / it"
 printf "%5s %8s  %-14s %-11s %10s %12s %9s %6s\n" "ranks" "bytes" "peer" "waits" "busbw_GBps" \
     "time_us" "ratio" "rounds"
 for n in $ranks; do
@@ -256,7 +270,12 @@ for n in $ranks; do
       busbw=$(awk '{ print $6 }' "$mine" | median)
       time_us=$(awk '{ print $5 }' "$mine" | median)
       ratio="-"
-      if [ "$peer" != tidal ]; then
+      if [ "$peer" = memcpy ]; then
+        # The reference: tidal's busbw over one copy's GB/s in the same round.
+        ratio=$(awk -v n="$n" -v s="$size" 'NR == FNR { if ($1 == n && $2 == s && $3 == "tidal")
+            t[$4] = $6; next } ($4 in t) && $6 > 0 { print t[$4] / $6 }' "$results" "$mine" |
+            median)
+      elif [ "$peer" != tidal ]; then
         # Per-round ratio where both tidal and the peer completed that round.
         ratio=$(awk -v n="$n" -v s="$size" 'NR == FNR { if ($1 == n && $2 == s && $3 == "tidal")
             t[$4] = $5; next } ($4 in t) { print $5 / t[$4] }' "$results" "$mine" | median)
