@@ -29,6 +29,8 @@ class TrainClock {
   void Resume() { start_ = Clock::now(); }
   void Pause() { total_ += Clock::now() - start_; }
   double seconds() const { return Seconds(total_); }
+  // While running: the total including the current stretch.
+  double running_seconds() const { return Seconds(total_ + (Clock::now() - start_)); }
 
  private:
   Clock::time_point start_{};
@@ -75,6 +77,7 @@ struct State {
   double interval_batches = 0;
   TrainClock clock;
   std::vector<double> step_s;  // every step's training time
+  std::vector<double> wall_s;  // --wall-csv (rank 0): the training clock after every step
   float last_train_loss = 0;
   double last_acc = 0;
   double full_train_loss = 0;
@@ -139,7 +142,7 @@ Status Evaluate(State& s, int64_t step, bool final) {
   s.mlp->Evaluate(params, s.test.x.data(), s.test.labels.data(), s.test.n, &correct, &test_loss);
   double full_loss = 0;
   double full_count = 0;
-  if (final) {
+  if (final || s.config.eval_full_loss) {
     ShardLoss(s, params, &full_loss, &full_count);
   }
   double sums[6] = {s.interval_loss,
@@ -154,8 +157,9 @@ Status Evaluate(State& s, int64_t step, bool final) {
   s.interval_batches = 0;
   s.last_train_loss = static_cast<float>(sums[0] / std::max(1.0, sums[1]));
   s.last_acc = sums[2] / std::max(1.0, sums[3]);
+  const double full_train_loss = sums[4] / std::max(1.0, sums[5]);
   if (final) {
-    s.full_train_loss = sums[4] / std::max(1.0, sums[5]);
+    s.full_train_loss = full_train_loss;
   }
   if (s.comm->rank() != 0) {
     return Status::Ok();
@@ -164,10 +168,15 @@ Status Evaluate(State& s, int64_t step, bool final) {
   const double bytes = s.algo->stats().bytes;
   if (s.csv.is_open()) {
     char line[256];
-    std::snprintf(line, sizeof(line), "%lld,%.4f,%.4f,%.6f,%.5f,%.0f\n",
+    std::snprintf(line, sizeof(line), "%lld,%.4f,%.4f,%.6f,%.5f,%.0f",
                   static_cast<long long>(step), epoch, s.clock.seconds(),
                   static_cast<double>(s.last_train_loss), s.last_acc, bytes);
-    s.csv << line << std::flush;
+    s.csv << line;
+    if (s.config.eval_full_loss) {
+      std::snprintf(line, sizeof(line), ",%.6f", full_train_loss);
+      s.csv << line;
+    }
+    s.csv << "\n" << std::flush;
   }
   if (!s.config.quiet) {
     std::printf("step %lld epoch %.2f wall %.2fs loss %.4f acc %.4f bytes %.3g\n",
@@ -194,8 +203,14 @@ Status OpenCsv(State& s) {
         << "# wall_s: training time of rank 0 (evaluation and logging excluded); train_loss: mean"
            " minibatch loss since the previous row, over all ranks; test_acc: the average model"
            " over ranks on the test set; bytes_sent: cumulative per-rank bytes of the training"
-           " collectives, counted as a ring AllReduce moves them, 2(n-1)/n*4*count each\n"
-        << "step,epoch,wall_s,train_loss,test_acc,bytes_sent\n";
+           " collectives, counted as a ring AllReduce moves them, 2(n-1)/n*4*count each";
+  if (c.eval_full_loss) {
+    s.csv << "; full_train_loss (--eval-full-loss): the average model's mean loss over the whole"
+             " training set\n"
+          << "step,epoch,wall_s,train_loss,test_acc,bytes_sent,full_train_loss\n";
+  } else {
+    s.csv << "\nstep,epoch,wall_s,train_loss,test_acc,bytes_sent\n";
+  }
   return Status::Ok();
 }
 
@@ -225,6 +240,23 @@ Status TrainStep(State& s, int64_t step, std::vector<float>& xb, std::vector<uin
   s.step_s.push_back(Seconds(Clock::now() - t0));
   s.interval_loss += static_cast<double>(loss);
   s.interval_batches += 1;
+  return Status::Ok();
+}
+
+// --wall-csv: `step,wall_s` after every step (wall_s: the training clock, evaluation excluded).
+Status WriteWallCsv(const State& s) {
+  std::ofstream out(s.config.wall_csv, std::ios::trunc);
+  out << "# tidal perf/train: wall_s = training clock of rank 0 after the step (evaluation and "
+         "logging excluded)\nstep,wall_s\n";
+  char line[64];
+  for (size_t i = 0; i < s.wall_s.size(); ++i) {
+    std::snprintf(line, sizeof(line), "%zu,%.5f\n", i + 1, s.wall_s[i]);
+    out << line;
+  }
+  out.flush();
+  if (!out) {
+    return IoError("rank 0: cannot write --wall-csv ", s.config.wall_csv);
+  }
   return Status::Ok();
 }
 
@@ -281,8 +313,15 @@ Status Train(Communicator& comm, TrainConfig config) {
   s.step_s.reserve(static_cast<size_t>(s.total_steps));
   TIDAL_RETURN_IF_ERROR(comm.Barrier());
   s.clock.Resume();
+  const bool log_wall = comm.rank() == 0 && !s.config.wall_csv.empty();
+  if (log_wall) {
+    s.wall_s.reserve(static_cast<size_t>(s.total_steps));
+  }
   for (int64_t step = 0; step < s.total_steps; ++step) {
     TIDAL_RETURN_IF_ERROR(TrainStep(s, step, xb, yb));
+    if (log_wall) {
+      s.wall_s.push_back(s.clock.running_seconds());
+    }
     const bool last = step + 1 == s.total_steps;
     if (last || (step + 1) % s.eval_every == 0) {
       s.clock.Pause();
@@ -292,6 +331,9 @@ Status Train(Communicator& comm, TrainConfig config) {
   }
   s.clock.Pause();
   TIDAL_RETURN_IF_ERROR(s.algo->Finish());
+  if (log_wall) {
+    TIDAL_RETURN_IF_ERROR(WriteWallCsv(s));
+  }
   PrintSummary(s);
   return Status::Ok();
 }

@@ -38,6 +38,11 @@ struct TrainConfig {
   double slow_factor = 1.0;  // ... by sleeping (factor - 1) x the measured compute time
   int delay_rank = -1;       // -1: every rank delays its collectives by algo.delay
   std::string csv;           // rank 0 writes the log here (empty: none)
+  // Every evaluation also computes full_train_loss (the averaged model's mean loss over the whole
+  // training set; otherwise only the final evaluation does), outside the clock.
+  bool eval_full_loss = false;
+  // Rank 0 writes `step,wall_s` after every step here (the training clock; written at the end).
+  std::string wall_csv;
   bool quiet = false;        // no per-eval lines on stdout
 };
 
