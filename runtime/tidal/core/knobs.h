@@ -80,7 +80,7 @@
   X(kShmSlotBytes, "TIDAL_SHM_SLOT_BYTES", "1048576",                                           \
     "On-host AllReduce: bytes of each rank's shared-memory slot (two per rank)")                 \
   X(kShmOneShotBytes, "TIDAL_SHM_ONESHOT_BYTES", "32768",                                       \
-    "On-host AllReduce: buffers up to this many bytes (and n x bytes up to twice it) use the "     \
+    "On-host AllReduce: buffers up to this many bytes (and n x bytes up to four times it) use the "     \
     "one-shot protocol (0: never)")      \
   X(kShmStreamBytes, "TIDAL_SHM_STREAM_BYTES", "4194304",                                      \
     "On-host AllReduce: buffers of at least this many bytes receive the result through "         \

@@ -9,7 +9,7 @@
 // There is no owned shard in this protocol, so it serves AllReduce only, never AllReduceOwned.
 // Traffic per rank: one copy in, n slot reads: it wins while synchronization dominates, i.e.
 // for buffers up to TIDAL_SHM_ONESHOT_BYTES (default 32 KiB; 0 disables it) whose n copies
-// together stay within twice that (2 ranks: 32 KiB, 4: 16 KiB, 8: 8 KiB). Which protocol a call
+// together stay within four times that (2 and 4 ranks: 32 KiB, 8: 16 KiB, 16: 8 KiB). Which protocol a call
 // uses must be the same on every rank; it depends only on the byte count and the knob, and the
 // rounds it takes come from the same counter (ShmState::rounds_issued) as the other protocol's.
 //
