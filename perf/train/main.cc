@@ -75,9 +75,10 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_flag("--quiet", c.quiet, "no per-evaluation lines");
   app.add_option("--wall-csv", c.wall_csv,
                  "rank 0 writes step,wall_s after every step here (training clock)");
-  app.add_flag("--eval-full-loss", c.eval_full_loss,
-               "every evaluation also computes the averaged model's loss over the whole training set "
-               "(CSV column 7, full_train_loss)");
+  app.add_flag(
+      "--eval-full-loss", c.eval_full_loss,
+      "every evaluation also computes the averaged model's loss over the whole training set "
+      "(CSV column 7, full_train_loss)");
   app.add_option("--timeout", f.timeout_s, "deadline of each blocking collective, in seconds");
   app.add_flag("--self-test", f.self_test, "check the MLP's gradient by finite differences, exit");
 }

@@ -168,9 +168,9 @@ Status Evaluate(State& s, int64_t step, bool final) {
   const double bytes = s.algo->stats().bytes;
   if (s.csv.is_open()) {
     char line[256];
-    std::snprintf(line, sizeof(line), "%lld,%.4f,%.4f,%.6f,%.5f,%.0f",
-                  static_cast<long long>(step), epoch, s.clock.seconds(),
-                  static_cast<double>(s.last_train_loss), s.last_acc, bytes);
+    std::snprintf(line, sizeof(line), "%lld,%.4f,%.4f,%.6f,%.5f,%.0f", static_cast<long long>(step),
+                  epoch, s.clock.seconds(), static_cast<double>(s.last_train_loss), s.last_acc,
+                  bytes);
     s.csv << line;
     if (s.config.eval_full_loss) {
       std::snprintf(line, sizeof(line), ",%.6f", full_train_loss);

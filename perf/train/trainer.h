@@ -43,7 +43,7 @@ struct TrainConfig {
   bool eval_full_loss = false;
   // Rank 0 writes `step,wall_s` after every step here (the training clock; written at the end).
   std::string wall_csv;
-  bool quiet = false;        // no per-eval lines on stdout
+  bool quiet = false;  // no per-eval lines on stdout
 };
 
 // Runs the whole training on this rank. Collective over comm. Returns the first error (data

@@ -31,4 +31,10 @@ std::unique_ptr<Communicator> MakeCommunicator(RankEnv& env, const CommSetup& se
   return comm.ok() ? std::move(comm).value() : nullptr;
 }
 
+std::unique_ptr<Communicator> MakeOneHostCommunicator(RankEnv& env) {
+  CommSetup setup;
+  setup.layout = Layout::kOneHost;
+  return MakeCommunicator(env, setup);
+}
+
 }  // namespace tidal::testing

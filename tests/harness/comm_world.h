@@ -31,5 +31,7 @@ struct CommSetup {
 // Creates the world communicator of `env`'s world (collective over all ranks). On failure records
 // a gtest failure and returns nullptr.
 std::unique_ptr<Communicator> MakeCommunicator(RankEnv& env, const CommSetup& setup = {});
+// MakeCommunicator with every rank on one host (the on-host shm collectives can run).
+std::unique_ptr<Communicator> MakeOneHostCommunicator(RankEnv& env);
 
 }  // namespace tidal::testing

@@ -24,7 +24,7 @@ namespace tidal::coll {
 namespace {
 
 using testing::ExpectSameEverywhere;
-using testing::MakeCommunicator;
+using testing::MakeOneHostCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
 using testing::WorldOptions;
@@ -55,10 +55,10 @@ class FusedTest : public ::testing::TestWithParam<Case> {
   }
 };
 
-std::unique_ptr<Communicator> OneHostComm(RankEnv& env) {
-  testing::CommSetup setup;
-  setup.layout = testing::Layout::kOneHost;
-  return MakeCommunicator(env, setup);
+WorldOptions World(int n) {
+  WorldOptions world;
+  world.size = n;
+  return world;
 }
 
 // One operation of the mixed queue below.
@@ -72,16 +72,14 @@ struct Op {
 
 TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
   const int n = GetParam().n;
-  WorldOptions world;
-  world.size = n;
-  RunWorld(world, [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+  RunWorld(World(n), [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     const std::vector<Op> ops = {
-        {70001, ReduceOp::kSum, false, true, false},  {10007, ReduceOp::kAvg, true, false, false},
-        {3, ReduceOp::kSum, false, true, false},      {40961, ReduceOp::kAvg, false, false, true},
-        {1, ReduceOp::kSum, false, false, false},     {30011, ReduceOp::kSum, false, false, false},
-        {5003, ReduceOp::kSum, true, true, false},    {0, ReduceOp::kSum, false, true, false},
+        {70001, ReduceOp::kSum, false, true, false}, {10007, ReduceOp::kAvg, true, false, false},
+        {3, ReduceOp::kSum, false, true, false},     {40961, ReduceOp::kAvg, false, false, true},
+        {1, ReduceOp::kSum, false, false, false},    {30011, ReduceOp::kSum, false, false, false},
+        {5003, ReduceOp::kSum, true, true, false},   {0, ReduceOp::kSum, false, true, false},
         {20000, ReduceOp::kAvg, false, true, false},
     };
     // Each operation's send bytes live at offset 0 or 1 of a byte buffer; recv is float-aligned.
@@ -99,13 +97,12 @@ TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
       if (op.in_place && op.count > 0) {  // an empty vector's data() may be null
         std::memcpy(recvs.back().data(), sends.back().data() + shift, op.count * sizeof(float));
       }
-      const void* send = op.in_place ? static_cast<const void*>(recvs.back().data())
-                                     : sends.back().data() + shift;
-      Result<Work> w =
-          op.owned ? AllReduceOwnedAsync(*comm, send, recvs.back().data(), op.count,
-                                         DataType::kFloat32, op.op, nullptr)
-                   : AllReduceAsync(*comm, send, recvs.back().data(), op.count,
-                                    DataType::kFloat32, op.op);
+      const void* send =
+          op.in_place ? static_cast<const void*>(recvs.back().data()) : sends.back().data() + shift;
+      Result<Work> w = op.owned ? AllReduceOwnedAsync(*comm, send, recvs.back().data(), op.count,
+                                                      DataType::kFloat32, op.op, nullptr)
+                                : AllReduceAsync(*comm, send, recvs.back().data(), op.count,
+                                                 DataType::kFloat32, op.op);
       ASSERT_OK(w);
       works.push_back(std::move(w).value());
     }
@@ -125,10 +122,8 @@ TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
 // every rank must end with the owner's bits.
 TEST_P(FusedTest, HalfPrecisionIsBitIdentical) {
   const int n = GetParam().n;
-  WorldOptions world;
-  world.size = n;
-  RunWorld(world, [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+  RunWorld(World(n), [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     std::vector<uint16_t> x(40001);  // 80 KB: past the one-shot sizes
     for (size_t i = 0; i < x.size(); ++i) {
@@ -141,15 +136,14 @@ TEST_P(FusedTest, HalfPrecisionIsBitIdentical) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ranks, FusedTest,
-    ::testing::Values(Case{2, "0"}, Case{3, "-1"}, Case{4, "100000"}, Case{5, "0"},
-                      Case{8, "100000"}),
-    [](const ::testing::TestParamInfo<Case>& param) {
-      const std::string stream = param.param.stream;
-      return "n" + std::to_string(param.param.n) + "_stream_" +
-             (stream == "-1" ? std::string("never") : stream);
-    });
+INSTANTIATE_TEST_SUITE_P(Ranks, FusedTest,
+                         ::testing::Values(Case{2, "0"}, Case{3, "-1"}, Case{4, "100000"},
+                                           Case{5, "0"}, Case{8, "100000"}),
+                         [](const ::testing::TestParamInfo<Case>& param) {
+                           const std::string stream = param.param.stream;
+                           return "n" + std::to_string(param.param.n) + "_stream_" +
+                                  (stream == "-1" ? std::string("never") : stream);
+                         });
 
 }  // namespace
 }  // namespace tidal::coll

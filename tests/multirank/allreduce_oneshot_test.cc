@@ -21,7 +21,7 @@ namespace tidal::coll {
 namespace {
 
 using testing::ExpectSameEverywhere;
-using testing::MakeCommunicator;
+using testing::MakeOneHostCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
 using testing::WorldOptions;
@@ -31,12 +31,6 @@ WorldOptions World(int n, int timeout_ms = 10'000) {
   world.size = n;
   world.timeout = std::chrono::milliseconds(timeout_ms);
   return world;
-}
-
-std::unique_ptr<Communicator> OneHostComm(RankEnv& env) {
-  testing::CommSetup setup;
-  setup.layout = testing::Layout::kOneHost;
-  return MakeCommunicator(env, setup);
 }
 
 // Rank r's element i: small integers, exact in every type, different on every rank.
@@ -55,7 +49,7 @@ class OneShotTest : public ::testing::TestWithParam<int> {};
 TEST_P(OneShotTest, SumAndAvgAcrossTheThreshold) {
   const int n = GetParam();
   RunWorld(World(n), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1023}, size_t{8192}, size_t{8193},
                          size_t{20000}}) {
@@ -81,7 +75,7 @@ TEST_P(OneShotTest, SumAndAvgAcrossTheThreshold) {
 TEST_P(OneShotTest, HalfPrecisionIsBitIdentical) {
   const int n = GetParam();
   RunWorld(World(n), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     std::vector<uint16_t> x(999);
     for (size_t i = 0; i < x.size(); ++i) {
@@ -99,7 +93,7 @@ TEST_P(OneShotTest, HalfPrecisionIsBitIdentical) {
 TEST_P(OneShotTest, InlineAndQueuedRanksMix) {
   const int n = GetParam();
   RunWorld(World(n), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     for (int round = 0; round < 5; ++round) {
       std::vector<int32_t> a(33, env.rank() + round), b(17, 2 * env.rank() + 1);
@@ -123,7 +117,7 @@ TEST_P(OneShotTest, InlineAndQueuedRanksMix) {
 TEST_P(OneShotTest, ManyRoundsReuseTheSlotsSafely) {
   const int n = GetParam();
   RunWorld(World(n), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     for (int round = 0; round < 200; ++round) {
       int64_t v = static_cast<int64_t>(env.rank()) * 1000 + round;
@@ -142,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, OneShotTest, ::testing::Values(2, 3, 4, 5, 8),
 // and the communicator's on-host path is then refused (the round counters disagree).
 TEST(OneShotFailureTest, MissingRankTimesOutNamingIt) {
   RunWorld(World(3, 5'000), [&](RankEnv& env) {
-    std::unique_ptr<Communicator> comm = OneHostComm(env);
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     float x = 1.0f;
     ASSERT_OK(AllReduce(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum));  // attaches

@@ -82,7 +82,7 @@ ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllRe
   ag_piece_ = std::max<size_t>(1, seg_.slot_bytes() / elem_);
   rs_piece_ = std::max<size_t>(1, ag_piece_ / static_cast<size_t>(n_));
   one_shot_ = UsesOneShot(state, args_.count * elem_, args_.owned || args_.on_shard != nullptr);
-  fused_ = !one_shot_ && !args_.owned && args_.on_shard == nullptr && n_ >= 2;
+  fused_ = !one_shot_ && !args_.owned && args_.on_shard == nullptr;
   stream_ = fused_ && args_.count * elem_ >= state.stream_bytes;
   if (one_shot_) {
     rs_rounds_ = 1;
@@ -147,15 +147,12 @@ Status ShmAllReduceTask::FusedReduce(size_t j, int set) {
   const size_t offset = static_cast<size_t>(me_) * rs_piece_ * elem_;
   uint8_t* out = seg_.slot(me_, set) + offset;
   // Contribution q: this rank's own from its buffer, the others' from the contributions round's
-  // slot set (the other set). Rank order, whatever the timing: the same bits on every run.
+  // slot set (the other set).
   auto source = [&](int q) -> const uint8_t* {
     if (q == me_) return source_ + (mine.begin + j * rs_piece_) * elem_;
     return seg_.slot(q, 1 - set) + offset;
   };
-  TIDAL_RETURN_IF_ERROR(ReduceInto(args_.type, args_.op, out, source(0), source(1), c));
-  for (int q = 2; q < n_; ++q) {
-    TIDAL_RETURN_IF_ERROR(Reduce(args_.type, args_.op, out, source(q), c));
-  }
+  TIDAL_RETURN_IF_ERROR(ReduceInRankOrder(args_.type, args_.op, out, n_, source, c));
   if (args_.op == ReduceOp::kAvg) TIDAL_RETURN_IF_ERROR(FinishAvg(args_.type, out, c, n_));
   return Status::Ok();
 }
@@ -187,13 +184,8 @@ Status ShmAllReduceTask::Read(size_t k, int set) {
     if (c == 0) return Status::Ok();
     uint8_t* out = args_.work + (mine.begin + k * rs_piece_) * elem_;
     const size_t offset = static_cast<size_t>(me_) * rs_piece_ * elem_;
-    // Rank order, whatever the timing: the same bits on every run.
-    TIDAL_RETURN_IF_ERROR(ReduceInto(args_.type, args_.op, out, seg_.slot(0, set) + offset,
-                                     seg_.slot(1, set) + offset, c));
-    for (int q = 2; q < n_; ++q) {
-      TIDAL_RETURN_IF_ERROR(Reduce(args_.type, args_.op, out, seg_.slot(q, set) + offset, c));
-    }
-    return Status::Ok();
+    return ReduceInRankOrder(
+        args_.type, args_.op, out, n_, [&](int q) { return seg_.slot(q, set) + offset; }, c);
   }
   const size_t j = k - rs_rounds_;
   for (int p = 0; p < n_; ++p) {

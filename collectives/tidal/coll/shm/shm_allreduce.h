@@ -86,6 +86,7 @@ struct ShmAllReduceArgs {
 class ShmAllReduceTask : public Task {
  public:
   // Reserves this operation's rounds in `state` (at issue time, in issue order).
+  // REQUIRES: comm.size() >= 2 (selection runs shm only then: HostShape::one_host()).
   ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllReduceArgs args);
 
   bool Poll(Transport& transport) override;
@@ -121,9 +122,9 @@ class ShmAllReduceTask : public Task {
   bool wrote_ = false;
   bool middle_done_ = false;
   bool stopped_ = false;
-  bool one_shot_ = false;  // shm_oneshot.h: one round, every rank reduces every slot
-  bool fused_ = false;     // the fused protocol (design note): rounds come in pairs
-  bool stream_ = false;    // copy results out with streaming stores
+  bool one_shot_ = false;            // shm_oneshot.h: one round, every rank reduces every slot
+  bool fused_ = false;               // the fused protocol (design note): rounds come in pairs
+  bool stream_ = false;              // copy results out with streaming stores
   const uint8_t* source_ = nullptr;  // fused: this rank's contribution (send, or work if unaligned)
 };
 

@@ -58,11 +58,8 @@ void OneShotWrite(ShmSegment& seg, int me, int set, const void* src, size_t byte
 Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void* out,
                      size_t count) {
   if (count == 0) return Status::Ok();
-  // Rank order, whatever the timing: the same bits on every rank and every run.
-  TIDAL_RETURN_IF_ERROR(ReduceInto(type, op, out, seg.slot(0, set), seg.slot(1, set), count));
-  for (int q = 2; q < seg.size(); ++q) {
-    TIDAL_RETURN_IF_ERROR(Reduce(type, op, out, seg.slot(q, set), count));
-  }
+  TIDAL_RETURN_IF_ERROR(ReduceInRankOrder(
+      type, op, out, seg.size(), [&](int q) { return seg.slot(q, set); }, count));
   if (op == ReduceOp::kAvg) TIDAL_RETURN_IF_ERROR(FinishAvg(type, out, count, seg.size()));
   return Status::Ok();
 }

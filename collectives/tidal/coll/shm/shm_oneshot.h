@@ -9,9 +9,10 @@
 // There is no owned shard in this protocol, so it serves AllReduce only, never AllReduceOwned.
 // Traffic per rank: one copy in, n slot reads: it wins while synchronization dominates, i.e.
 // for buffers up to TIDAL_SHM_ONESHOT_BYTES (default 32 KiB; 0 disables it) whose n copies
-// together stay within four times that (2 and 4 ranks: 32 KiB, 8: 16 KiB, 16: 8 KiB). Which protocol a call
-// uses must be the same on every rank; it depends only on the byte count and the knob, and the
-// rounds it takes come from the same counter (ShmState::rounds_issued) as the other protocol's.
+// together stay within four times that (2 and 4 ranks: 32 KiB, 8: 16 KiB, 16: 8 KiB). Which
+// protocol a call uses must be the same on every rank; it depends only on the byte count and the
+// knob, and the rounds it takes come from the same counter (ShmState::rounds_issued) as the other
+// protocol's.
 //
 // The round runs either inside an engine Task (ShmAllReduceTask) or inline on the caller's thread
 // (RunOneShotInline): a blocking call on an idle communicator skips the engine altogether, which
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tidal/coll/reduce.h"
 #include "tidal/coll/shm/segment.h"
 #include "tidal/coll/types.h"
 #include "tidal/comm/communicator.h"
@@ -39,6 +41,18 @@
 namespace tidal::coll {
 
 struct ShmState;
+
+// out = source(0) op source(1) op ... op source(n-1), left to right: the fixed rank order that
+// makes every reduction of the on-host protocols the same bits on every rank and run, whatever the
+// timing. `source(q)` returns rank q's `count` elements. REQUIRES: n >= 2; `out` aligned to the
+// element size.
+template <class Source>
+Status ReduceInRankOrder(DataType type, ReduceOp op, void* out, int n, Source source,
+                         size_t count) {
+  TIDAL_RETURN_IF_ERROR(ReduceInto(type, op, out, source(0), source(1), count));
+  for (int q = 2; q < n; ++q) TIDAL_RETURN_IF_ERROR(Reduce(type, op, out, source(q), count));
+  return Status::Ok();
+}
 
 // Copies `bytes` of `src` into `me`'s slot of `set`.
 void OneShotWrite(ShmSegment& seg, int me, int set, const void* src, size_t bytes);
