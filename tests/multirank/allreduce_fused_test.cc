@@ -40,7 +40,8 @@ float SumOver(int n, size_t i) {
 
 struct Case {
   int n;
-  const char* stream;  // TIDAL_SHM_STREAM_BYTES
+  const char* stream;   // TIDAL_SHM_STREAM_BYTES
+  const char* reducer;  // TIDAL_SHM_REDUCER: the one-shot operations of the queue
 };
 
 class FusedTest : public ::testing::TestWithParam<Case> {
@@ -48,10 +49,12 @@ class FusedTest : public ::testing::TestWithParam<Case> {
   void SetUp() override {
     setenv("TIDAL_SHM_SLOT_BYTES", "4096", 1);
     setenv("TIDAL_SHM_STREAM_BYTES", GetParam().stream, 1);
+    setenv("TIDAL_SHM_REDUCER", GetParam().reducer, 1);
   }
   void TearDown() override {
     unsetenv("TIDAL_SHM_SLOT_BYTES");
     unsetenv("TIDAL_SHM_STREAM_BYTES");
+    unsetenv("TIDAL_SHM_REDUCER");
   }
 };
 
@@ -137,12 +140,16 @@ TEST_P(FusedTest, HalfPrecisionIsBitIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, FusedTest,
-                         ::testing::Values(Case{2, "0"}, Case{3, "-1"}, Case{4, "100000"},
-                                           Case{5, "0"}, Case{8, "100000"}),
+                         ::testing::Values(Case{2, "0", "every"}, Case{2, "-1", "last"},
+                                           Case{3, "-1", "every"}, Case{3, "0", "last"},
+                                           Case{4, "100000", "every"}, Case{4, "0", "last"},
+                                           Case{5, "0", "every"}, Case{5, "100000", "last"},
+                                           Case{8, "100000", "every"}, Case{8, "-1", "last"}),
                          [](const ::testing::TestParamInfo<Case>& param) {
                            const std::string stream = param.param.stream;
                            return "n" + std::to_string(param.param.n) + "_stream_" +
-                                  (stream == "-1" ? std::string("never") : stream);
+                                  (stream == "-1" ? std::string("never") : stream) + "_" +
+                                  param.param.reducer;
                          });
 
 }  // namespace

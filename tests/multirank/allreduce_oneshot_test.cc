@@ -3,6 +3,7 @@
 // (inline on an idle communicator, or as an engine task behind an asynchronous operation); the
 // results must be right and bit-identical either way, on both sides of TIDAL_SHM_ONESHOT_BYTES,
 // and a missing rank must end in a timeout that names the operation and the rank waited for.
+// Every case runs with each reducer (TIDAL_SHM_REDUCER): every rank, and the last to arrive.
 // Cooperative mode, one host.
 #include <gtest/gtest.h>
 
@@ -43,16 +44,26 @@ float SumOver(int n, size_t i) {
   return static_cast<float>(n * (n + 1) / 2) * static_cast<float>(i % 7 + 1);
 }
 
-class OneShotTest : public ::testing::TestWithParam<int> {};
+struct Case {
+  int n;
+  const char* reducer;  // TIDAL_SHM_REDUCER
+};
 
-// Counts on both sides of the 32 KiB default threshold, fp32 sum and avg, in place and not.
+class OneShotTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override { setenv("TIDAL_SHM_REDUCER", GetParam().reducer, 1); }
+  void TearDown() override { unsetenv("TIDAL_SHM_REDUCER"); }
+};
+
+// Counts on both sides of the 32 KiB default threshold (64 KiB for the last-arriver variant),
+// fp32 sum and avg, in place and not.
 TEST_P(OneShotTest, SumAndAvgAcrossTheThreshold) {
-  const int n = GetParam();
+  const int n = GetParam().n;
   RunWorld(World(n), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
     for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1023}, size_t{8192}, size_t{8193},
-                         size_t{20000}}) {
+                         size_t{16384}, size_t{16385}, size_t{20000}}) {
       for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kAvg}) {
         std::vector<float> x(count), y(count, -1.0f);
         for (size_t i = 0; i < count; ++i) x[i] = Value(env.rank(), i);
@@ -73,7 +84,7 @@ TEST_P(OneShotTest, SumAndAvgAcrossTheThreshold) {
 
 // fp16 accumulates in fp32 and rounds at every step: rank order must be the same everywhere.
 TEST_P(OneShotTest, HalfPrecisionIsBitIdentical) {
-  const int n = GetParam();
+  const int n = GetParam().n;
   RunWorld(World(n), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
@@ -91,7 +102,7 @@ TEST_P(OneShotTest, HalfPrecisionIsBitIdentical) {
 // Rank 0 has an asynchronous operation in flight, so its blocking AllReduce goes through the
 // engine, while the other ranks run it inline: the same protocol either way.
 TEST_P(OneShotTest, InlineAndQueuedRanksMix) {
-  const int n = GetParam();
+  const int n = GetParam().n;
   RunWorld(World(n), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
@@ -115,7 +126,7 @@ TEST_P(OneShotTest, InlineAndQueuedRanksMix) {
 
 // Many back-to-back rounds: the two slot sets are reused only after every rank read them.
 TEST_P(OneShotTest, ManyRoundsReuseTheSlotsSafely) {
-  const int n = GetParam();
+  const int n = GetParam().n;
   RunWorld(World(n), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
@@ -127,14 +138,20 @@ TEST_P(OneShotTest, ManyRoundsReuseTheSlotsSafely) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, OneShotTest, ::testing::Values(2, 3, 4, 5, 8),
-                         [](const ::testing::TestParamInfo<int>& p) {
-                           return "n" + std::to_string(p.param);
+INSTANTIATE_TEST_SUITE_P(Ranks, OneShotTest,
+                         ::testing::Values(Case{2, "every"}, Case{2, "last"}, Case{3, "every"},
+                                           Case{3, "last"}, Case{4, "every"}, Case{4, "last"},
+                                           Case{5, "every"}, Case{5, "last"}, Case{8, "every"},
+                                           Case{8, "last"}),
+                         [](const ::testing::TestParamInfo<Case>& p) {
+                           return "n" + std::to_string(p.param.n) + "_" + p.param.reducer;
                          });
+
+class OneShotFailureTest : public OneShotTest {};
 
 // A rank that never joins: the others time out (1 s), naming the operation and the missing rank,
 // and the communicator's on-host path is then refused (the round counters disagree).
-TEST(OneShotFailureTest, MissingRankTimesOutNamingIt) {
+TEST_P(OneShotFailureTest, MissingRankTimesOutNamingIt) {
   RunWorld(World(3, 5'000), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
@@ -150,6 +167,24 @@ TEST(OneShotFailureTest, MissingRankTimesOutNamingIt) {
     const Status again = AllReduce(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum, options);
     EXPECT_EQ(again.code(), StatusCode::kAborted) << again;
   });
+}
+
+INSTANTIATE_TEST_SUITE_P(Reducer, OneShotFailureTest,
+                         ::testing::Values(Case{3, "every"}, Case{3, "last"}),
+                         [](const ::testing::TestParamInfo<Case>& p) { return p.param.reducer; });
+
+// A bad TIDAL_SHM_REDUCER fails the first on-host AllReduce, naming the knob, on every rank.
+TEST(OneShotKnobTest, UnknownReducerIsRefused) {
+  setenv("TIDAL_SHM_REDUCER", "fastest", 1);
+  RunWorld(World(2), [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
+    ASSERT_NE(comm, nullptr);
+    float x = 1.0f;
+    const Status st = AllReduce(*comm, &x, &x, 1, DataType::kFloat32, ReduceOp::kSum);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st;
+    EXPECT_NE(st.ToString().find("TIDAL_SHM_REDUCER=fastest"), std::string::npos) << st;
+  });
+  unsetenv("TIDAL_SHM_REDUCER");
 }
 
 }  // namespace

@@ -81,7 +81,12 @@
     "On-host AllReduce: bytes of each rank's shared-memory slot (two per rank)")                 \
   X(kShmOneShotBytes, "TIDAL_SHM_ONESHOT_BYTES", "32768",                                       \
     "On-host AllReduce: buffers up to this many bytes (and n x bytes up to four times it) use the "     \
-    "one-shot protocol (0: never)")      \
+    "one-shot protocol; its last-arriver variant (TIDAL_SHM_REDUCER) takes buffers up to twice it "  \
+    "(0: never)")      \
+  X(kShmReducer, "TIDAL_SHM_REDUCER", "auto",                                                   \
+    "On-host one-shot AllReduce: who reduces: every (each rank reduces all n buffers), last (the " \
+    "last rank to arrive reduces once for all) or auto (last when the host's ranks outnumber "     \
+    "its CPUs); the same on every rank")                                                         \
   X(kShmStreamBytes, "TIDAL_SHM_STREAM_BYTES", "4194304",                                      \
     "On-host AllReduce: buffers of at least this many bytes receive the result through "         \
     "streaming (non-temporal) stores, which skip the cache (0: always; -1: never)")               \

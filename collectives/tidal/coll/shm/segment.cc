@@ -17,7 +17,10 @@ namespace {
 constexpr size_t kLine = 64;
 constexpr size_t kControlBytes = 2 * kLine;  // posted and done, one cache line each
 
-size_t DataOffset(int n) { return (static_cast<size_t>(n) * kControlBytes + 4095) / 4096 * 4096; }
+// n per-rank control blocks, then the shared one.
+size_t DataOffset(int n) {
+  return ((static_cast<size_t>(n) + 1) * kControlBytes + 4095) / 4096 * 4096;
+}
 
 std::string Key(const Communicator& comm, std::string_view what) {
   return StrCat("tidal/comm/", comm.id(), "/shm/", what);
@@ -63,7 +66,7 @@ Result<std::unique_ptr<ShmSegment>> ShmSegment::Attach(Communicator& comm, size_
                                                        Deadline deadline) {
   const int n = comm.size();
   slot_bytes = (slot_bytes + kLine - 1) / kLine * kLine;
-  const size_t bytes = DataOffset(n) + static_cast<size_t>(n) * 2 * slot_bytes;
+  const size_t bytes = DataOffset(n) + (static_cast<size_t>(n) + 1) * 2 * slot_bytes;
   Store& store = comm.store();
   std::string name;
   Result<void*> base = IoError("rank ", comm.rank(), ": shared-memory segment not mapped");
@@ -121,6 +124,10 @@ std::atomic<uint64_t>& ShmSegment::done(int rank) {
   auto* p = static_cast<uint8_t*>(base_) + static_cast<size_t>(rank) * kControlBytes + kLine;
   return *reinterpret_cast<std::atomic<uint64_t>*>(p);
 }
+
+std::atomic<uint64_t>& ShmSegment::arrivals() { return posted(n_); }
+
+std::atomic<uint64_t>& ShmSegment::reduced() { return done(n_); }
 
 uint8_t* ShmSegment::slot(int rank, int set) {
   return static_cast<uint8_t*>(base_) + DataOffset(n_) +

@@ -1,6 +1,7 @@
 #include "tidal/coll/shm/shm_allreduce.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -25,6 +26,19 @@ int UsableCpus() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
   return std::max(1, CPU_COUNT(&set));
+}
+
+// TIDAL_SHM_REDUCER. auto looks at the host's online CPUs, not at this process's affinity: every
+// rank must choose the same protocol.
+Result<bool> LastArriver(const Communicator& comm) {
+  const std::string reducer = KnobString(Knob::kShmReducer);
+  if (reducer == "every") return false;
+  if (reducer == "last") return true;
+  if (reducer.empty() || reducer == "auto") {
+    return static_cast<long>(comm.size()) > std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  }
+  return InvalidArgumentError("rank ", comm.rank(), ": TIDAL_SHM_REDUCER=", reducer,
+                              ": expected auto, every or last");
 }
 
 // Elements of piece `j` (of `piece` elements) of a range of `count` elements.
@@ -57,6 +71,7 @@ Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline) {
     const int64_t from = stream.ok() && *stream >= -1 ? *stream : kDefaultStreamBytes;
     state->stream_bytes = from < 0 ? SIZE_MAX : static_cast<size_t>(from);
     state->oversubscribed = comm.size() > UsableCpus();
+    TIDAL_ASSIGN_OR_RETURN(state->last_arriver, LastArriver(comm));
     slot = state;
   }
   auto* state = static_cast<ShmState*>(slot.get());
@@ -86,6 +101,8 @@ ShmAllReduceTask::ShmAllReduceTask(Communicator& comm, ShmState& state, ShmAllRe
   stream_ = fused_ && args_.count * elem_ >= state.stream_bytes;
   if (one_shot_) {
     rs_rounds_ = 1;
+    last_arriver_ = state.last_arriver;
+    if (last_arriver_) arrival_index_ = state.last_arriver_rounds++;
   } else if (fused_) {
     rs_rounds_ = 2 * Rounds(ranges_, rs_piece_);
   } else {
@@ -173,6 +190,10 @@ void ShmAllReduceTask::FusedCopyOut(size_t j, int set) {
 }
 
 Status ShmAllReduceTask::Read(size_t k, int set) {
+  if (one_shot_ && last_arriver_) {
+    OneShotCopyResult(seg_, set, args_.work, args_.count * elem_);
+    return Status::Ok();
+  }
   if (one_shot_) return OneShotReduce(seg_, set, args_.type, args_.op, args_.work, args_.count);
   if (fused_) {
     if (k % 2 == 1) FusedCopyOut(k / 2, set);
@@ -256,10 +277,19 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
         return true;
       }
       seg_.posted(me_).store(t, std::memory_order_release);
+      if (last_arriver_ && OneShotArrive(seg_, arrival_index_)) {
+        st = OneShotLastReduce(seg_, set, t, args_.type, args_.op, args_.count);
+        if (!st.ok()) {
+          Abandon(std::move(st));
+          return true;
+        }
+      }
       wrote_ = true;
       NoteProgress();
     }
-    if (!AllAtLeast(true, t)) return false;
+    if (last_arriver_ ? seg_.reduced().load(std::memory_order_acquire) < t : !AllAtLeast(true, t)) {
+      return false;
+    }
     Status st = Read(k_, set);
     if (!st.ok()) {
       Abandon(std::move(st));

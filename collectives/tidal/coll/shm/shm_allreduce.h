@@ -59,9 +59,11 @@ struct ShmState {
   std::unique_ptr<ShmSegment> segment;
   uint64_t rounds_issued = 0;  // rounds used by the operations issued so far
   bool broken = false;
-  size_t one_shot_bytes = 0;    // TIDAL_SHM_ONESHOT_BYTES (shm_oneshot.h)
-  size_t stream_bytes = 0;      // TIDAL_SHM_STREAM_BYTES (SIZE_MAX: never)
-  bool oversubscribed = false;  // more ranks on this host than CPUs this process may use
+  size_t one_shot_bytes = 0;         // TIDAL_SHM_ONESHOT_BYTES (shm_oneshot.h)
+  size_t stream_bytes = 0;           // TIDAL_SHM_STREAM_BYTES (SIZE_MAX: never)
+  bool oversubscribed = false;       // more ranks on this host than CPUs this process may use
+  bool last_arriver = false;         // one-shot rounds use the last-arriver variant (shm_oneshot.h)
+  uint64_t last_arriver_rounds = 0;  // last-arriver rounds issued so far
 };
 
 // The communicator's ShmState, attaching the segment at the first call (collective: every member
@@ -123,6 +125,8 @@ class ShmAllReduceTask : public Task {
   bool middle_done_ = false;
   bool stopped_ = false;
   bool one_shot_ = false;            // shm_oneshot.h: one round, every rank reduces every slot
+  bool last_arriver_ = false;        // ... or only the last rank to arrive (shm_oneshot.h)
+  uint64_t arrival_index_ = 0;       // which last-arriver round of the communicator this is
   bool fused_ = false;               // the fused protocol (design note): rounds come in pairs
   bool stream_ = false;              // copy results out with streaming stores
   const uint8_t* source_ = nullptr;  // fused: this rank's contribution (send, or work if unaligned)

@@ -9,10 +9,24 @@
 // There is no owned shard in this protocol, so it serves AllReduce only, never AllReduceOwned.
 // Traffic per rank: one copy in, n slot reads: it wins while synchronization dominates, i.e.
 // for buffers up to TIDAL_SHM_ONESHOT_BYTES (default 32 KiB; 0 disables it) whose n copies
-// together stay within four times that (2 and 4 ranks: 32 KiB, 8: 16 KiB, 16: 8 KiB). Which
-// protocol a call uses must be the same on every rank; it depends only on the byte count and the
-// knob, and the rounds it takes come from the same counter (ShmState::rounds_issued) as the other
+// together stay within four times that (2 and 4 ranks: 32 KiB, 8: 16 KiB, 16: 8 KiB); the
+// last-arriver variant below, up to twice that, whatever n. Which protocol a call uses must be
+// the same on every rank; it depends only on the byte count, n, the knobs and the host's CPU
+// count, and the rounds it takes come from the same counter (ShmState::rounds_issued) as the other
 // protocol's.
+//
+// The last-arriver variant (TIDAL_SHM_REDUCER; by default when the host's ranks outnumber its
+// CPUs). With 8 ranks on 2 cores, n ranks each reducing n slots is n^2 slot reads on a machine
+// whose cores run one rank at a time: the CPU time, not the latency of one reduction, is what
+// the operation costs. So each rank, after writing its slot, counts itself in on the segment's
+// arrivals counter (fetch_add: the release sequence carries every earlier arrival's slot write to
+// the last one; it also posts as usual, which is how a timeout names a late rank); the rank that
+// completes the count reduces the n slots once, in rank order, into the round's result slot and
+// publishes the round in `reduced`; every rank then copies the result out and marks the round done.
+// n slot reads in all instead of n^2, the same one synchronization, and the reducing rank is the
+// one already running. All copy the same bytes: bit-identical. The count is cumulative: a rank's
+// k-th last-arriver round (k from 0) is complete when the counter reaches n (k + 1); every rank
+// issues the same protocol sequence, so k agrees (ShmState).
 //
 // The round runs either inside an engine Task (ShmAllReduceTask) or inline on the caller's thread
 // (RunOneShotInline): a blocking call on an idle communicator skips the engine altogether, which
@@ -62,6 +76,15 @@ Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void*
 
 // Whether an AllReduce of `bytes` uses the one-shot protocol under `state`.
 bool UsesOneShot(const ShmState& state, size_t bytes, bool owned);
+
+// The last-arriver variant (design note), in three steps. OneShotArrive counts this rank in for
+// its `k`-th last-arriver round (after OneShotWrite) and says whether it completed the count.
+// The rank that did runs OneShotLastReduce, which reduces the n slots of `set` into result slot
+// `set` and publishes round `t`; every rank, once seg.reduced() >= t, runs OneShotCopyResult.
+bool OneShotArrive(ShmSegment& seg, uint64_t k);
+Status OneShotLastReduce(ShmSegment& seg, int set, uint64_t t, DataType type, ReduceOp op,
+                         size_t count);
+void OneShotCopyResult(ShmSegment& seg, int set, void* out, size_t bytes);
 
 // Runs a whole one-shot AllReduce (op sequence `seq`) on the calling thread. Errors name the
 // rank, the operation and the peer waited for; after a failure the state is marked broken (the
