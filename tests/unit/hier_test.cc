@@ -252,5 +252,30 @@ TEST(SelectionTable, FollowsTheKnobs) {
   EXPECT_NE(table.find("knobs set now: TIDAL_ALGO_ALLREDUCE=ring"), std::string::npos) << table;
 }
 
+// One host: the allreduce column names the on-host protocol, as the shm path would choose it.
+TEST(SelectionTable, NamesTheOnHostProtocol) {
+  {
+    testing::ScopedEnv reducer("TIDAL_SHM_REDUCER", "every");
+    const std::string table = SelectionTable(4, HostShape{1, 4});
+    EXPECT_EQ(Row(table, "4 KiB").at(2), "shm/one-shot") << table;
+    EXPECT_EQ(Row(table, "16 KiB").at(2), "shm/one-shot") << table;  // 4 x 16 KiB <= 4 x 32 KiB
+    EXPECT_EQ(Row(table, "64 KiB").at(2), "shm/fused") << table;     // past 32 KiB
+  }
+  {
+    testing::ScopedEnv reducer("TIDAL_SHM_REDUCER", "last");
+    const std::string table = SelectionTable(8, HostShape{1, 8});
+    EXPECT_EQ(Row(table, "64 KiB").at(2), "shm/last") << table;  // up to 2 x 32 KiB, any n
+    EXPECT_EQ(Row(table, "256 KiB").at(2), "shm/fused") << table;
+    EXPECT_NE(table.find("TIDAL_SHM_REDUCER=last"), std::string::npos) << table;
+  }
+  {
+    testing::ScopedEnv reducer("TIDAL_SHM_REDUCER", "sometimes");
+    const std::string table = SelectionTable(4, HostShape{1, 4});
+    EXPECT_NE(table.find("TIDAL_SHM_REDUCER=sometimes: expected auto, every or last"),
+              std::string::npos)
+        << table;
+  }
+}
+
 }  // namespace
 }  // namespace tidal::coll

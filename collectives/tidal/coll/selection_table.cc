@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "tidal/coll/shm/shm_allreduce.h"
 #include "tidal/core/knobs.h"
 #include "tidal/core/strcat.h"
 
@@ -50,6 +51,11 @@ std::vector<size_t> SelectionSizes() {
 std::string SelectedName(CollKind kind, size_t bytes, int n, const HostShape& shape) {
   Result<Algorithm> chosen = SelectAlgorithm(kind, Algorithm::kAuto, bytes, n, shape);
   if (!chosen.ok()) return StrCat("error: ", chosen.status().message());
+  if (*chosen == Algorithm::kShm && kind == CollKind::kAllReduce) {
+    Result<ShmConfig> config = ReadShmConfig(n, 0);
+    if (!config.ok()) return StrCat("error: ", config.status().message());
+    return StrCat("shm/", ShmProtocolName(*config, n, bytes));
+  }
   return std::string(AlgorithmName(*chosen));
 }
 
@@ -66,6 +72,9 @@ std::string SelectionTable(int n, const HostShape& shape) {
     TrimEnd(text);
     text += "\n";
   }
+  text += "shm/: the on-host protocol of a plain AllReduce: one-shot (every rank reduces all\n";
+  text += "buffers), last (the last rank to arrive reduces for all; TIDAL_SHM_REDUCER) or\n";
+  text += "fused; an owned-shard AllReduce (SlowMo) reduce-scatters and all-gathers instead.\n";
   text += "sizes: the buffer (allreduce, broadcast, reduce), one rank's block (reduce_scatter,\n";
   text += "allgather), a rank's send buffer (alltoall); V variants select as their plain forms.\n";
   text += "forced by TIDAL_ALGO=<name> (every collective that has it) or per collective:\n";
@@ -80,7 +89,8 @@ std::string SelectionTable(int n, const HostShape& shape) {
   }
   std::string set;
   for (Knob knob : {Knob::kAlgo, Knob::kAlgoAllReduce, Knob::kAlgoReduceScatter,
-                    Knob::kAlgoAllGather, Knob::kAlgoBroadcast, Knob::kAlgoReduce}) {
+                    Knob::kAlgoAllGather, Knob::kAlgoBroadcast, Knob::kAlgoReduce,
+                    Knob::kShmOneShotBytes, Knob::kShmReducer, Knob::kShmSlotBytes}) {
     if (!KnobIsSet(knob)) continue;
     set += StrCat(" ", GetKnobInfo(knob).name, "=", KnobString(knob));
   }

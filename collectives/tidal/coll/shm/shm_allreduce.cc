@@ -28,19 +28,6 @@ int UsableCpus() {
   return std::max(1, CPU_COUNT(&set));
 }
 
-// TIDAL_SHM_REDUCER. auto looks at the host's online CPUs, not at this process's affinity: every
-// rank must choose the same protocol.
-Result<bool> LastArriver(const Communicator& comm) {
-  const std::string reducer = KnobString(Knob::kShmReducer);
-  if (reducer == "every") return false;
-  if (reducer == "last") return true;
-  if (reducer.empty() || reducer == "auto") {
-    return static_cast<long>(comm.size()) > std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-  }
-  return InvalidArgumentError("rank ", comm.rank(), ": TIDAL_SHM_REDUCER=", reducer,
-                              ": expected auto, every or last");
-}
-
 // Elements of piece `j` (of `piece` elements) of a range of `count` elements.
 size_t PieceCount(size_t count, size_t piece, size_t j) {
   const size_t begin = j * piece;
@@ -55,23 +42,50 @@ size_t Rounds(const std::vector<ElementRange>& ranges, size_t piece) {
 
 }  // namespace
 
+Result<ShmConfig> ReadShmConfig(int n, int rank) {
+  ShmConfig config;
+  Result<int64_t> bytes = KnobInt(Knob::kShmSlotBytes, kDefaultSlotBytes);
+  const int64_t b = bytes.ok() && *bytes >= 4096 ? *bytes : kDefaultSlotBytes;
+  config.slot_bytes = static_cast<size_t>(b);
+  Result<int64_t> one_shot = KnobInt(Knob::kShmOneShotBytes, kDefaultOneShotBytes);
+  config.one_shot_bytes =
+      static_cast<size_t>(one_shot.ok() && *one_shot >= 0 ? *one_shot : kDefaultOneShotBytes);
+  Result<int64_t> stream = KnobInt(Knob::kShmStreamBytes, kDefaultStreamBytes);
+  const int64_t from = stream.ok() && *stream >= -1 ? *stream : kDefaultStreamBytes;
+  config.stream_bytes = from < 0 ? SIZE_MAX : static_cast<size_t>(from);
+  // auto looks at the host's online CPUs, not at this process's affinity: every rank of the host
+  // must choose the same protocol.
+  const std::string reducer = KnobString(Knob::kShmReducer);
+  if (reducer == "every" || reducer == "last") {
+    config.last_arriver = reducer == "last";
+  } else if (reducer.empty() || reducer == "auto") {
+    config.last_arriver = static_cast<long>(n) > std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  } else {
+    return InvalidArgumentError("rank ", rank, ": TIDAL_SHM_REDUCER=", reducer,
+                                ": expected auto, every or last");
+  }
+  return config;
+}
+
+const char* ShmProtocolName(const ShmConfig& config, int n, size_t bytes) {
+  // The segment rounds slots up to whole cache lines (segment.cc).
+  const size_t slot = (config.slot_bytes + 63) / 64 * 64;
+  if (!OneShotFits(bytes, n, config.one_shot_bytes, slot, config.last_arriver)) return "fused";
+  return config.last_arriver ? "last" : "one-shot";
+}
+
 Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline) {
   std::shared_ptr<void>& slot = comm.coll_state();
   if (slot == nullptr) {
-    Result<int64_t> bytes = KnobInt(Knob::kShmSlotBytes, kDefaultSlotBytes);
-    const int64_t b = bytes.ok() && *bytes >= 4096 ? *bytes : kDefaultSlotBytes;
+    TIDAL_ASSIGN_OR_RETURN(const ShmConfig config, ReadShmConfig(comm.size(), comm.rank()));
     TIDAL_ASSIGN_OR_RETURN(std::unique_ptr<ShmSegment> segment,
-                           ShmSegment::Attach(comm, static_cast<size_t>(b), deadline));
+                           ShmSegment::Attach(comm, config.slot_bytes, deadline));
     auto state = std::make_shared<ShmState>();
     state->segment = std::move(segment);
-    Result<int64_t> one_shot = KnobInt(Knob::kShmOneShotBytes, kDefaultOneShotBytes);
-    state->one_shot_bytes =
-        static_cast<size_t>(one_shot.ok() && *one_shot >= 0 ? *one_shot : kDefaultOneShotBytes);
-    Result<int64_t> stream = KnobInt(Knob::kShmStreamBytes, kDefaultStreamBytes);
-    const int64_t from = stream.ok() && *stream >= -1 ? *stream : kDefaultStreamBytes;
-    state->stream_bytes = from < 0 ? SIZE_MAX : static_cast<size_t>(from);
+    state->one_shot_bytes = config.one_shot_bytes;
+    state->stream_bytes = config.stream_bytes;
+    state->last_arriver = config.last_arriver;
     state->oversubscribed = comm.size() > UsableCpus();
-    TIDAL_ASSIGN_OR_RETURN(state->last_arriver, LastArriver(comm));
     slot = state;
   }
   auto* state = static_cast<ShmState*>(slot.get());

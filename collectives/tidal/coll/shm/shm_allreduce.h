@@ -66,6 +66,21 @@ struct ShmState {
   uint64_t last_arriver_rounds = 0;  // last-arriver rounds issued so far
 };
 
+// The on-host path's settings (TIDAL_SHM_* knobs; the reducer also on the host's CPU count) for a
+// communicator of n ranks on this host. Every rank of a host computes the same.
+// Errors: kInvalidArgument for a malformed TIDAL_SHM_REDUCER, naming `rank`.
+struct ShmConfig {
+  size_t slot_bytes = 0;
+  size_t one_shot_bytes = 0;
+  size_t stream_bytes = 0;  // SIZE_MAX: never
+  bool last_arriver = false;
+};
+Result<ShmConfig> ReadShmConfig(int n, int rank);
+
+// Which protocol a plain AllReduce of `bytes` runs under `config`: "one-shot" (every rank
+// reduces), "last" (the one-shot's last-arriver variant) or "fused".
+const char* ShmProtocolName(const ShmConfig& config, int n, size_t bytes);
+
 // The communicator's ShmState, attaching the segment at the first call (collective: every member
 // must make the same call). REQUIRES: every member on this host.
 Result<ShmState*> GetShmState(Communicator& comm, Deadline deadline);

@@ -113,6 +113,11 @@ void OneShotCopyResult(ShmSegment& seg, int set, void* out, size_t bytes) {
 }
 
 bool UsesOneShot(const ShmState& state, size_t bytes, bool owned) {
+  return !owned && OneShotFits(bytes, state.segment->size(), state.one_shot_bytes,
+                               state.segment->slot_bytes(), state.last_arriver);
+}
+
+bool OneShotFits(size_t bytes, int n, size_t one_shot_bytes, size_t slot_bytes, bool last_arriver) {
   // Every rank reads all n slots: past four times the threshold in total, the fused two-round
   // protocol costs less. Measured 2026-11-26 with vectorized reductions (interleaved, 3 rounds):
   // 8 ranks at 16 KiB 33-66 us one-shot against 54-121 us fused, 4 ranks at 32 KiB 13-21 us
@@ -122,10 +127,9 @@ bool UsesOneShot(const ShmState& state, size_t bytes, bool owned) {
   // against 122 us fused, 64 KiB 65 against 166; at 256 KiB even (239 against 229-256), at 1 MiB
   // worse (2036 against 1312-1450): one rank's reduction of n buffers then outweighs the second
   // synchronization of the fused protocol. With 4 ranks, 64 KiB 68 against 57-76 us fused.
-  if (owned || bytes > state.segment->slot_bytes()) return false;
-  if (state.last_arriver) return bytes <= 2 * state.one_shot_bytes;
-  const size_t n = static_cast<size_t>(state.segment->size());
-  return bytes <= state.one_shot_bytes && bytes * n <= 4 * state.one_shot_bytes;
+  if (bytes > slot_bytes) return false;
+  if (last_arriver) return bytes <= 2 * one_shot_bytes;
+  return bytes <= one_shot_bytes && bytes * static_cast<size_t>(n) <= 4 * one_shot_bytes;
 }
 
 Status RunOneShotInline(Communicator& comm, ShmState& state, const InlineOneShot& args,

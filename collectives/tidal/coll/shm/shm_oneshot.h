@@ -76,6 +76,8 @@ Status OneShotReduce(ShmSegment& seg, int set, DataType type, ReduceOp op, void*
 
 // Whether an AllReduce of `bytes` uses the one-shot protocol under `state`.
 bool UsesOneShot(const ShmState& state, size_t bytes, bool owned);
+// The rule itself, for a plain AllReduce of `bytes` over n ranks (tidal-info prints it).
+bool OneShotFits(size_t bytes, int n, size_t one_shot_bytes, size_t slot_bytes, bool last_arriver);
 
 // The last-arriver variant (design note), in three steps. OneShotArrive counts this rank in for
 // its `k`-th last-arriver round (after OneShotWrite) and says whether it completed the count.
