@@ -11,9 +11,10 @@
 namespace tidal::coll {
 namespace {
 
-std::string Name(const Communicator& comm, const InlineOneShot& a) {
+std::string Name(const Communicator& comm, const ShmState& state, const InlineOneShot& a) {
   return StrCat("allreduce #", a.seq, " of comm ", comm.id(), " (", a.count, " x ",
-                DataTypeName(a.type), ", ", ReduceOpName(a.op), ", shm one-shot)");
+                DataTypeName(a.type), ", ", ReduceOpName(a.op), ", shm one-shot",
+                state.last_arriver ? ", last arriver reduces" : "", ")");
 }
 
 // Polls `blocker` (which returns the rank still awaited, kResult for the last arriver's result,
@@ -33,14 +34,15 @@ Status Await(Communicator& comm, ShmState& state, Blocker blocker, std::string_v
     backoff.Pause();
     if ((polls & 255) != 255) continue;
     if (comm.engine().aborted()) {
-      return AbortedError("rank ", comm.rank(), ": ", Name(comm, args), ": aborted");
+      return AbortedError("rank ", comm.rank(), ": ", Name(comm, state, args), ": aborted");
     }
     if (comm.engine().learned_death_count() != deaths) {
       for (const Death& death : comm.engine().LearnedDeaths()) {
         for (int r = 0; r < comm.size(); ++r) {
           if (comm.world_rank(r) == death.rank) {
-            return Status(death.why.code(), StrCat("rank ", comm.rank(), ": ", Name(comm, args),
-                                                   ": ", death.why.message()));
+            return Status(death.why.code(),
+                          StrCat("rank ", comm.rank(), ": ", Name(comm, state, args), ": ",
+                                 death.why.message()));
           }
         }
       }
@@ -52,7 +54,7 @@ Status Await(Communicator& comm, ShmState& state, Blocker blocker, std::string_v
                                   ? std::string("the last rank to arrive to publish the result")
                               : q == kResult ? StrCat("rank ", late, " to post its data")
                                              : StrCat("rank ", late, " ", waiting_for);
-      return TimedOutError("rank ", comm.rank(), ": timed out in ", Name(comm, args),
+      return TimedOutError("rank ", comm.rank(), ": timed out in ", Name(comm, state, args),
                            " waiting for ", who, " (round ", round, ")");
     }
   }
@@ -140,7 +142,8 @@ Status RunOneShotInline(Communicator& comm, ShmState& state, const InlineOneShot
   const int set = static_cast<int>(t % 2);
   const size_t bytes = args.count * DataTypeSize(args.type);
   auto named = [&](Status why) {
-    return Status(why.code(), StrCat("rank ", me, ": ", Name(comm, args), ": ", why.message()));
+    return Status(why.code(),
+                  StrCat("rank ", me, ": ", Name(comm, state, args), ": ", why.message()));
   };
   Status st;
   if (t > 2) st = AwaitAll(comm, state, /*posted=*/false, t - 2, deadline, args);
