@@ -17,7 +17,7 @@ std::unique_ptr<Communicator> MakeCommunicator(RankEnv& env, const CommSetup& se
       env.transport(),
       LivenessWatcher::StartBorrowed(env.store(), env.rank(), env.size(), liveness, nullptr));
   CommOptions options;
-  options.timeout = env.options().timeout;
+  options.timeout = setup.timeout.count() > 0 ? setup.timeout : env.options().timeout;
   int host = setup.layout == Layout::kInterleaved ? env.rank() % 2 : 0;
   if (setup.layout == Layout::kHosts) {
     EXPECT_EQ(setup.hosts.size(), static_cast<size_t>(env.size())) << "CommSetup::hosts";

@@ -26,6 +26,8 @@ struct CommSetup {
   std::vector<int> hosts;
   // How often the liveness watcher polls the store for deaths.
   std::chrono::milliseconds liveness_poll{50};
+  // The communicator's per-operation timeout; zero: the world's timeout.
+  std::chrono::milliseconds timeout{0};
 };
 
 // Creates the world communicator of `env`'s world (collective over all ranks). On failure records

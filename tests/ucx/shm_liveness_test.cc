@@ -15,14 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
 #include "tidal/comm/communicator.h"
-#include "tidal/progress/engine.h"
 
 namespace tidal {
 namespace {
 
+using testing::CommSetup;
+using testing::Layout;
+using testing::MakeCommunicator;
 using testing::Mode;
 using testing::RankEnv;
 using testing::RunWorld;
@@ -38,18 +41,13 @@ struct Case {
 };
 
 void Body(RankEnv& env, size_t count) {
-  LivenessOptions liveness;
-  liveness.poll_period = std::chrono::milliseconds(100);
-  auto engine = Engine::CreateBorrowed(
-      env.transport(),
-      LivenessWatcher::StartBorrowed(env.store(), env.rank(), env.size(), liveness, nullptr));
-  CommOptions options;
-  options.timeout = kDeadline;
-  options.placement = Placement{"host", -1, -1, env.rank()};
-  Result<std::unique_ptr<Communicator>> made =
-      Communicator::CreateOver(std::move(engine), env.store(), options);
-  ASSERT_TRUE(made.ok()) << made.status();
-  Communicator& comm = **made;
+  CommSetup setup;
+  setup.layout = Layout::kOneHost;
+  setup.liveness_poll = std::chrono::milliseconds(100);
+  setup.timeout = kDeadline;
+  std::unique_ptr<Communicator> made = MakeCommunicator(env, setup);
+  ASSERT_NE(made, nullptr);
+  Communicator& comm = *made;
   std::vector<float> x(count, 1.0f);
   // One AllReduce that everyone completes: the segment is attached and the sum is right.
   ASSERT_OK(coll::AllReduce(comm, x.data(), x.data(), count, coll::DataType::kFloat32,
