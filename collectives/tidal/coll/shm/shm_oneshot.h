@@ -26,7 +26,10 @@
 // n slot reads in all instead of n^2, the same one synchronization, and the reducing rank is the
 // one already running. All copy the same bytes: bit-identical. The count is cumulative: a rank's
 // k-th last-arriver round (k from 0) is complete when the counter reaches n (k + 1); every rank
-// issues the same protocol sequence, so k agrees (ShmState).
+// issues the same protocol sequence, so k agrees (ShmState). Reuse: the input slots follow the
+// usual rule (set t % 2, rewritten once every rank's done passed t - 2); result slot t % 2 is
+// rewritten only by round t + 2's reducer, after every rank arrived at t + 2, which each does
+// only after it copied round t's result out.
 //
 // The round runs either inside an engine Task (ShmAllReduceTask) or inline on the caller's thread
 // (RunOneShotInline): a blocking call on an idle communicator skips the engine altogether, which
