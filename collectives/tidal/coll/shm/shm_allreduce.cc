@@ -246,25 +246,42 @@ Status ShmAllReduceTask::Middle() {
   return Status::Ok();
 }
 
-bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
-  if (!started_ && !stopped_) {
-    started_ = true;
-    if (args_.precheck != nullptr && !args_.precheck->status().ok()) {
-      // The members disagree: they will not run the same rounds.
-      stopped_ = true;
-      state_.broken = true;
-      SetResult(args_.precheck->status());
-      return true;
-    }
-    const size_t bytes = args_.count * elem_;
-    const bool send_aligned = reinterpret_cast<uintptr_t>(args_.send) % elem_ == 0;
-    if (fused_ && send_aligned) {
-      source_ = args_.send;  // read in place; the results go straight to recv
-    } else if (bytes > 0 && args_.send != args_.work) {
-      std::memmove(args_.work, args_.send, bytes);
-    }
-    if (source_ == nullptr) source_ = args_.work;
+bool ShmAllReduceTask::Start() {
+  started_ = true;
+  if (args_.precheck != nullptr && !args_.precheck->status().ok()) {
+    // The members disagree: they will not run the same rounds.
+    stopped_ = true;
+    state_.broken = true;
+    SetResult(args_.precheck->status());
+    return false;
   }
+  const size_t bytes = args_.count * elem_;
+  const bool send_aligned = reinterpret_cast<uintptr_t>(args_.send) % elem_ == 0;
+  if (fused_ && send_aligned) {
+    source_ = args_.send;  // read in place; the results go straight to recv
+  } else if (bytes > 0 && args_.send != args_.work) {
+    std::memmove(args_.work, args_.send, bytes);
+  }
+  if (source_ == nullptr) source_ = args_.work;
+  return true;
+}
+
+Status ShmAllReduceTask::Post(size_t k, int set, uint64_t t) {
+  TIDAL_RETURN_IF_ERROR(Write(k, set));
+  seg_.posted(me_).store(t, std::memory_order_release);
+  if (last_arriver_ && OneShotArrive(seg_, arrival_index_)) {
+    return OneShotLastReduce(seg_, set, t, args_.type, args_.op, args_.count);
+  }
+  return Status::Ok();
+}
+
+bool ShmAllReduceTask::Readable(uint64_t t) const {
+  if (last_arriver_) return seg_.reduced().load(std::memory_order_acquire) >= t;
+  return AllAtLeast(true, t);
+}
+
+bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
+  if (!started_ && !stopped_ && !Start()) return true;
   while (!stopped_) {
     if (k_ == rs_rounds_ && !middle_done_) {
       middle_done_ = true;
@@ -285,25 +302,15 @@ bool ShmAllReduceTask::Poll(Transport& /*transport*/) {
     const int set = static_cast<int>(t % 2);
     if (!wrote_) {
       if (t > 2 && !AllAtLeast(false, t - 2)) return false;
-      Status st = Write(k_, set);
+      Status st = Post(k_, set, t);
       if (!st.ok()) {
         Abandon(std::move(st));
         return true;
       }
-      seg_.posted(me_).store(t, std::memory_order_release);
-      if (last_arriver_ && OneShotArrive(seg_, arrival_index_)) {
-        st = OneShotLastReduce(seg_, set, t, args_.type, args_.op, args_.count);
-        if (!st.ok()) {
-          Abandon(std::move(st));
-          return true;
-        }
-      }
       wrote_ = true;
       NoteProgress();
     }
-    if (last_arriver_ ? seg_.reduced().load(std::memory_order_acquire) < t : !AllAtLeast(true, t)) {
-      return false;
-    }
+    if (!Readable(t)) return false;
     Status st = Read(k_, set);
     if (!st.ok()) {
       Abandon(std::move(st));

@@ -112,6 +112,13 @@ class ShmAllReduceTask : public Task {
   bool polls_memory() const override { return !stopped_; }
 
  private:
+  // The first Poll: the signature check's verdict, then the send buffer (false: stopped).
+  bool Start();
+  // Round t (the k-th of this operation, slot set `set`): this rank's writes, its post, and for
+  // the last-arriver one-shot its arrival (and the reduction, when it completes the count).
+  Status Post(size_t k, int set, uint64_t t);
+  // Whether round t's data may be read: every rank posted, or the last arriver published.
+  bool Readable(uint64_t t) const;
   bool AllAtLeast(bool posted, uint64_t round) const;
   Status Write(size_t k, int set);
   Status Read(size_t k, int set);
