@@ -68,6 +68,7 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$(dirname "$0")/.."
+. perf/lib.sh  # median, val
 for tool in tidalrun all_reduce_perf; do
   if [ ! -x "$build/bin/$tool" ]; then
     echo "compare: $build/bin/$tool not found (tools/build.sh release, or pass --build DIR)" >&2
@@ -214,8 +215,6 @@ waits() {
 
 human() { awk -v s="$1" 'BEGIN { if (s >= 1048576) printf "%gM", s / 1048576;
   else if (s >= 1024) printf "%gK", s / 1024; else printf "%g", s }'; }
-median() { sort -g | awk '{ v[NR] = $1 }
-  END { if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # --- Rounds ---
 

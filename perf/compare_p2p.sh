@@ -36,6 +36,7 @@ while getopts "B:s:r:n:w:t:m:h" opt; do
 done
 
 cd "$(dirname "$0")/.."
+. perf/lib.sh  # median, val
 for tool in tidalrun p2p_perf; do
   if [ ! -x "$build/bin/$tool" ]; then
     echo "compare_p2p: $build/bin/$tool not found (build it, or pass -B <build dir>)" >&2
@@ -108,7 +109,6 @@ run_ucx() {
            END { exit !found }' "$out"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "# compare_p2p: $size-byte tag bandwidth, tidal p2p_perf vs ucx_perftest -t tag_bw," \
      "$rounds interleaved rounds of $iters messages ($warmup warm-up) per transport set"

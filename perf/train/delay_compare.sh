@@ -43,6 +43,7 @@
 # bounded by a timeout; ranks talk over 127.0.0.1 only (tidalrun). Exit status 1 when a run failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. perf/lib.sh  # median, val
 
 ranks=8
 epochs=10
@@ -97,14 +98,12 @@ eval_every=$(( steps_per_epoch / 4 > 0 ? steps_per_epoch / 4 : 1 ))
 while [ $(( steps_per_epoch % eval_every )) -ne 0 ]; do eval_every=$(( eval_every - 1 )); done
 failed=0
 
-val() { grep -o "$1=[^ ]*" | head -1 | cut -d= -f2; }
 # tc < summary line: "<ms per step> <computing ms per step>", the latter = ms_per_step less the
 # blocking communication per step (blocking_comm_ms is per round; Local SGD blocks every round).
 tc() {
   awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
          if (v["steps"] > 0) printf "%.4f %.4f", v["ms_per_step"], v["ms_per_step"] - v["blocking_comm_ms"] * v["rounds"] / v["steps"] }'
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # run <name> <args...>: one training run; prints its summary line (nothing when it failed; called
 # in $(...), so the caller records the failure).

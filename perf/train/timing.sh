@@ -25,6 +25,7 @@
 # Every run is bounded by a timeout and talks over 127.0.0.1 only (tidalrun).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. perf/lib.sh  # median, val
 
 ranks=8
 rounds=5
@@ -66,8 +67,6 @@ run() {  # run <name> <args...>: prints the summary line
   fi
   grep -o 'summary .*' "$log" | tail -1
 }
-val() { grep -o "$1=[^ ]*" | head -1 | cut -d= -f2; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "== step time of Local SGD (tau $tau, $ranks ranks, $steps steps)"
 t1=$(run probe1 --algo local | val ms_per_step)

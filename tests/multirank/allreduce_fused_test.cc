@@ -6,7 +6,6 @@
 // of place, a send buffer that is not element-aligned; sum and avg; fp16 bit-identity; streaming
 // stores always, never, and from a threshold that splits the operations.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdint>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "harness/coll_check.h"
+#include "harness/coll_data.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -29,15 +29,6 @@ using testing::RankEnv;
 using testing::RunWorld;
 using testing::WorldOptions;
 
-// Small integers: every partial sum is exact in fp32, whatever the order.
-float Value(int rank, size_t i) {
-  return static_cast<float>((rank + 1) * static_cast<int>(i % 13 + 1));
-}
-
-float SumOver(int n, size_t i) {
-  return static_cast<float>(n * (n + 1) / 2) * static_cast<float>(i % 13 + 1);
-}
-
 struct Case {
   int n;
   const char* stream;   // TIDAL_SHM_STREAM_BYTES
@@ -45,17 +36,10 @@ struct Case {
 };
 
 class FusedTest : public ::testing::TestWithParam<Case> {
- protected:
-  void SetUp() override {
-    setenv("TIDAL_SHM_SLOT_BYTES", "4096", 1);
-    setenv("TIDAL_SHM_STREAM_BYTES", GetParam().stream, 1);
-    setenv("TIDAL_SHM_REDUCER", GetParam().reducer, 1);
-  }
-  void TearDown() override {
-    unsetenv("TIDAL_SHM_SLOT_BYTES");
-    unsetenv("TIDAL_SHM_STREAM_BYTES");
-    unsetenv("TIDAL_SHM_REDUCER");
-  }
+ private:
+  testing::ScopedEnv slot_{"TIDAL_SHM_SLOT_BYTES", "4096"};
+  testing::ScopedEnv stream_{"TIDAL_SHM_STREAM_BYTES", GetParam().stream};
+  testing::ScopedEnv reducer_{"TIDAL_SHM_REDUCER", GetParam().reducer};
 };
 
 WorldOptions World(int n) {
@@ -83,9 +67,10 @@ TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
         {3, ReduceOp::kSum, false, true, false},     {40961, ReduceOp::kAvg, false, false, true},
         {1, ReduceOp::kSum, false, false, false},    {30011, ReduceOp::kSum, false, false, false},
         {5003, ReduceOp::kSum, true, true, false},   {0, ReduceOp::kSum, false, true, false},
-        {20000, ReduceOp::kAvg, false, true, false},
+        {20000, ReduceOp::kAvg, false, true, false}, {5, ReduceOp::kAvg, false, false, true},
     };
-    // Each operation's send bytes live at offset 0 or 1 of a byte buffer; recv is float-aligned.
+    // Each operation's send bytes (the harness's closed-form data, exact in fp32 whatever the
+    // order) live at offset 0 or 1 of a byte buffer; recv is float-aligned.
     std::vector<std::vector<uint8_t>> sends;
     std::vector<std::vector<float>> recvs;
     std::vector<Work> works;
@@ -93,10 +78,8 @@ TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
       const size_t shift = op.misaligned_send ? 1 : 0;
       sends.emplace_back(op.count * sizeof(float) + shift);
       recvs.emplace_back(op.count, -1.0f);
-      for (size_t i = 0; i < op.count; ++i) {
-        const float v = Value(env.rank(), i);
-        std::memcpy(sends.back().data() + shift + i * sizeof(float), &v, sizeof(v));
-      }
+      testing::FillInput(DataType::kFloat32, op.op, env.rank(), n, 0, op.count,
+                         sends.back().data() + shift);
       if (op.in_place && op.count > 0) {  // an empty vector's data() may be null
         std::memcpy(recvs.back().data(), sends.back().data() + shift, op.count * sizeof(float));
       }
@@ -111,11 +94,12 @@ TEST_P(FusedTest, MixedQueueMatchesTheClosedForm) {
     }
     for (size_t k = 0; k < ops.size(); ++k) {
       ASSERT_OK(works[k].Wait());
-      for (size_t i = 0; i < ops[k].count; ++i) {
-        float want = SumOver(n, i);
-        if (ops[k].op == ReduceOp::kAvg) want /= static_cast<float>(n);
-        ASSERT_EQ(recvs[k][i], want) << "operation " << k << " i " << i;
-      }
+      const std::vector<uint8_t> want =
+          testing::Expected(DataType::kFloat32, ops[k].op, n, 0, ops[k].count);
+      ASSERT_EQ(
+          testing::CompareElements(DataType::kFloat32, recvs[k].data(), want.data(), ops[k].count),
+          "")
+          << "operation " << k;
       ExpectSameEverywhere(*comm, recvs[k].data(), ops[k].count * sizeof(float));
     }
   });

@@ -50,9 +50,8 @@ struct Case {
 };
 
 class OneShotTest : public ::testing::TestWithParam<Case> {
- protected:
-  void SetUp() override { setenv("TIDAL_SHM_REDUCER", GetParam().reducer, 1); }
-  void TearDown() override { unsetenv("TIDAL_SHM_REDUCER"); }
+ private:
+  testing::ScopedEnv reducer_{"TIDAL_SHM_REDUCER", GetParam().reducer};
 };
 
 // Counts on both sides of the 32 KiB default threshold (64 KiB for the last-arriver variant),
@@ -175,7 +174,7 @@ INSTANTIATE_TEST_SUITE_P(Reducer, OneShotFailureTest,
 
 // A bad TIDAL_SHM_REDUCER fails the first on-host AllReduce, naming the knob, on every rank.
 TEST(OneShotKnobTest, UnknownReducerIsRefused) {
-  setenv("TIDAL_SHM_REDUCER", "fastest", 1);
+  testing::ScopedEnv reducer("TIDAL_SHM_REDUCER", "fastest");
   RunWorld(World(2), [&](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeOneHostCommunicator(env);
     ASSERT_NE(comm, nullptr);
@@ -184,7 +183,6 @@ TEST(OneShotKnobTest, UnknownReducerIsRefused) {
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st;
     EXPECT_NE(st.ToString().find("TIDAL_SHM_REDUCER=fastest"), std::string::npos) << st;
   });
-  unsetenv("TIDAL_SHM_REDUCER");
 }
 
 }  // namespace

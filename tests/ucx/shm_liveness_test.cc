@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -80,9 +80,8 @@ void Body(RankEnv& env, size_t count) {
 }
 
 class ShmLivenessTest : public ::testing::TestWithParam<Case> {
- protected:
-  void SetUp() override { setenv("TIDAL_SHM_REDUCER", GetParam().reducer, 1); }
-  void TearDown() override { unsetenv("TIDAL_SHM_REDUCER"); }
+ private:
+  testing::ScopedEnv reducer_{"TIDAL_SHM_REDUCER", GetParam().reducer};
 };
 
 TEST_P(ShmLivenessTest, KilledRankFailsEverySurvivorNamingIt) {

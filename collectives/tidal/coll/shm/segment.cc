@@ -65,7 +65,7 @@ Result<void*> Open(const Communicator& comm, const std::string& name, size_t byt
 Result<std::unique_ptr<ShmSegment>> ShmSegment::Attach(Communicator& comm, size_t slot_bytes,
                                                        Deadline deadline) {
   const int n = comm.size();
-  slot_bytes = (slot_bytes + kLine - 1) / kLine * kLine;
+  slot_bytes = SlotBytesFor(slot_bytes);
   const size_t bytes = DataOffset(n) + (static_cast<size_t>(n) + 1) * 2 * slot_bytes;
   Store& store = comm.store();
   std::string name;
@@ -99,6 +99,10 @@ Result<std::unique_ptr<ShmSegment>> ShmSegment::Attach(Communicator& comm, size_
   }
   TIDAL_RETURN_IF_ERROR(base.status());
   return segment;
+}
+
+size_t ShmSegment::SlotBytesFor(size_t requested) {
+  return (requested + kLine - 1) / kLine * kLine;
 }
 
 ShmSegment::ShmSegment(void* base, size_t bytes, int n, size_t slot_bytes)

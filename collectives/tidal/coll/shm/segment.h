@@ -34,6 +34,8 @@ namespace tidal::coll {
 
 class ShmSegment {
  public:
+  // The slot size a segment asked for `requested` bytes per slot has (whole cache lines).
+  static size_t SlotBytesFor(size_t requested);
   // Collective over `comm`. REQUIRES: every member on this host.
   static Result<std::unique_ptr<ShmSegment>> Attach(Communicator& comm, size_t slot_bytes,
                                                     Deadline deadline);

@@ -68,8 +68,7 @@ Result<ShmConfig> ReadShmConfig(int n, int rank) {
 }
 
 const char* ShmProtocolName(const ShmConfig& config, int n, size_t bytes) {
-  // The segment rounds slots up to whole cache lines (segment.cc).
-  const size_t slot = (config.slot_bytes + 63) / 64 * 64;
+  const size_t slot = ShmSegment::SlotBytesFor(config.slot_bytes);
   if (!OneShotFits(bytes, n, config.one_shot_bytes, slot, config.last_arriver)) return "fused";
   return config.last_arriver ? "last" : "one-shot";
 }
@@ -133,7 +132,7 @@ bool ShmAllReduceTask::AllAtLeast(bool posted, uint64_t round) const {
 
 Status ShmAllReduceTask::Write(size_t k, int set) {
   if (one_shot_) {
-    OneShotWrite(seg_, me_, set, args_.work, args_.count * elem_);
+    OneShotWrite(seg_, me_, set, source_, args_.count * elem_);
     return Status::Ok();
   }
   if (fused_) {
@@ -257,8 +256,10 @@ bool ShmAllReduceTask::Start() {
   }
   const size_t bytes = args_.count * elem_;
   const bool send_aligned = reinterpret_cast<uintptr_t>(args_.send) % elem_ == 0;
-  if (fused_ && send_aligned) {
-    source_ = args_.send;  // read in place; the results go straight to recv
+  if (one_shot_ || (fused_ && send_aligned)) {
+    // Read in place: the one-shot only copies it (any alignment), the fused protocol's results
+    // go straight to recv.
+    source_ = args_.send;
   } else if (bytes > 0 && args_.send != args_.work) {
     std::memmove(args_.work, args_.send, bytes);
   }

@@ -146,12 +146,13 @@ class ShmAllReduceTask : public Task {
   bool wrote_ = false;
   bool middle_done_ = false;
   bool stopped_ = false;
-  bool one_shot_ = false;            // shm_oneshot.h: one round, every rank reduces every slot
-  bool last_arriver_ = false;        // ... or only the last rank to arrive (shm_oneshot.h)
-  uint64_t arrival_index_ = 0;       // which last-arriver round of the communicator this is
-  bool fused_ = false;               // the fused protocol (design note): rounds come in pairs
-  bool stream_ = false;              // copy results out with streaming stores
-  const uint8_t* source_ = nullptr;  // fused: this rank's contribution (send, or work if unaligned)
+  bool one_shot_ = false;       // shm_oneshot.h: one round, every rank reduces every slot
+  bool last_arriver_ = false;   // ... or only the last rank to arrive (shm_oneshot.h)
+  uint64_t arrival_index_ = 0;  // which last-arriver round of the communicator this is
+  bool fused_ = false;          // the fused protocol (design note): rounds come in pairs
+  bool stream_ = false;         // copy results out with streaming stores
+  // This rank's contribution: send itself (one-shot; fused when element-aligned), else work.
+  const uint8_t* source_ = nullptr;
 };
 
 }  // namespace tidal::coll

@@ -1,6 +1,5 @@
 #include "tidal/coll/shm/shm_oneshot.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -64,11 +63,8 @@ Status Await(Communicator& comm, ShmState& state, Blocker blocker, std::string_v
 Status AwaitAll(Communicator& comm, ShmState& state, bool posted, uint64_t round, Deadline deadline,
                 const InlineOneShot& args) {
   ShmSegment& seg = *state.segment;
-  int from = 0;
-  auto blocker = [&] {
-    from = seg.FirstBelow(posted, round, std::max(from, 0));
-    return from;
-  };
+  int from = 0;  // -1 ends the wait, so FirstBelow never sees it
+  auto blocker = [&] { return from = seg.FirstBelow(posted, round, from); };
   return Await(comm, state, blocker, posted ? "to post its data" : "to finish", round, deadline,
                args);
 }
