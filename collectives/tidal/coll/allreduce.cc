@@ -109,7 +109,7 @@ Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard
   args.what = call.what;
   auto task = std::make_shared<ShmAllReduceTask>(comm, *state, std::move(args));
   return comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async,
-                      call.delay);
+                      call.hooks);
 }
 
 Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, size_t count,
@@ -134,7 +134,7 @@ Result<Work> StartAllReduce(Communicator& comm, const void* send, void* recv, si
         SelectAlgorithm(call.kind, requested, bytes, comm.size(), call.hosts);
     if (chosen.ok() && *chosen == Algorithm::kChain) requested = Algorithm::kRing;
   }
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, requested, bytes, options));
   if (call.algorithm == Algorithm::kShm)
     return StartShm(call, send, recv, std::move(on_shard), owned, async);
   auto scratch = std::make_shared<Scratch>();

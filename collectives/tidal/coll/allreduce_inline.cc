@@ -10,7 +10,8 @@ namespace tidal::coll::internal {
 std::optional<Status> TryAllReduceInline(Communicator& comm, const void* send, void* recv,
                                          size_t count, DataType type, ReduceOp op,
                                          const CollOptions& options) {
-  if (options.delay.count() > 0) return std::nullopt;
+  // Hooks need the engine (ordered_task.h): only a plain operation may run inline.
+  if (options.delay.count() > 0 || options.ready || options.on_finish) return std::nullopt;
   if (options.algorithm != Algorithm::kAuto && options.algorithm != Algorithm::kShm) {
     return std::nullopt;
   }

@@ -59,6 +59,16 @@ struct CollOptions {
   // on whichever thread drives the engine, so an asynchronous operation hides it behind the
   // caller's compute while a blocking one pays it. For benchmarks of stragglers and slow links.
   std::chrono::microseconds delay{0};
+  // When set: this rank's part starts only once ready() returns true (polled by the engine's
+  // driver, after the operations before it finished and the delay passed); an error fails the
+  // operation with it. For inputs that something outside tidal still produces (a device-to-host
+  // copy on a CUDA stream). Runs on the engine's driving thread; must not block.
+  std::function<Result<bool>()> ready;
+  // When set: called once on the engine's driving thread with this rank's final status when the
+  // operation finished, successfully or not, before its Work reports finished. For releasing a
+  // consumer outside tidal (a CUDA stream gated on a host flag). Must not block or issue
+  // operations.
+  std::function<void(const Status&)> on_finish;
 };
 
 // recv[i] = op over ranks of send[i], i < count, on every rank.

@@ -63,7 +63,7 @@ Result<Work> StartAllToAllV(Call call, const void* send, std::span<const size_t>
   }
   size_t total = 0;
   for (size_t c : send_counts) total += c;
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, total * elem, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, total * elem, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
@@ -116,7 +116,7 @@ Schedule DisseminationSchedule(int rank, int n) {
 
 Result<Work> StartBarrier(Communicator& comm, const CollOptions& options, bool async) {
   Call call{comm, CollKind::kBarrier, DataType::kUint8, ReduceOp::kSum, 0};
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, 0, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, 0, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));

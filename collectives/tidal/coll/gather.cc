@@ -60,7 +60,7 @@ Result<Work> StartGather(Call call, const void* send, void* recv, std::vector<si
   size_t all = 0;
   for (size_t c : counts) all += c;
   TIDAL_RETURN_IF_ERROR(
-      internal::Prepare(call, options.algorithm, all / counts.size() * elem, options.delay));
+      internal::Prepare(call, options.algorithm, all / counts.size() * elem, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
@@ -122,7 +122,7 @@ Result<Work> StartBroadcast(Communicator& comm, const void* send, void* recv, si
   if (is_root) TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, send, count, "send"));
   TIDAL_RETURN_IF_ERROR(internal::CheckBuffer(comm, call.kind, recv, count, "recv"));
   const size_t bytes = count * DataTypeSize(type);
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));

@@ -88,8 +88,10 @@ Status CheckRoot(const Communicator& comm, CollKind kind, int root) {
                               " is not in [0, ", comm.size(), ")");
 }
 
-Status Prepare(Call& call, Algorithm requested, size_t bytes, std::chrono::microseconds delay) {
-  call.delay = delay;
+Status Prepare(Call& call, Algorithm requested, size_t bytes, const CollOptions& options) {
+  call.hooks.delay = options.delay;
+  call.hooks.ready = options.ready;
+  call.hooks.on_finish = options.on_finish;
   Result<Algorithm> chosen =
       SelectAlgorithm(call.kind, requested, bytes, call.comm.size(), call.hosts);
   if (!chosen.ok()) {
@@ -173,7 +175,7 @@ Result<Work> Launch(const Call& call, std::vector<Stage> stages, std::shared_ptr
   auto task =
       std::make_shared<CollectiveTask>(std::move(config), std::move(stages), std::move(scratch));
   return call.comm.Enqueue(std::move(task), Communicator::OpClass::kCollective, call.what, async,
-                           call.delay);
+                           call.hooks);
 }
 
 Status Block(Result<Work> work, const CollOptions& options) {

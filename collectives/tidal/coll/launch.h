@@ -44,7 +44,7 @@ struct Call {
   Algorithm algorithm = Algorithm::kDirect;
   HostShape hosts;  // where the members run (shm needs one host, hier equal ranks per host)
   uint32_t seq = 0;
-  std::chrono::microseconds delay{0};  // CollOptions::delay
+  OpHooks hooks;  // CollOptions::delay, ready and on_finish
   std::string what;
 };
 
@@ -56,8 +56,8 @@ Status CheckBuffer(const Communicator& comm, CollKind kind, const void* buffer, 
 Status CheckRoot(const Communicator& comm, CollKind kind, int root);
 
 // Selects the algorithm, takes the op sequence number and names the call.
-// `delay`: CollOptions::delay.
-Status Prepare(Call& call, Algorithm requested, size_t bytes, std::chrono::microseconds delay);
+// Takes delay, ready and on_finish from `options` into call.hooks.
+Status Prepare(Call& call, Algorithm requested, size_t bytes, const CollOptions& options);
 
 // Pipeline parameters from the knobs.
 size_t SegmentElems(DataType type);

@@ -40,7 +40,7 @@ Result<Work> StartReduceScatter(Communicator& comm, const void* send, void* recv
   const size_t n = static_cast<size_t>(comm.size());
   TIDAL_RETURN_IF_ERROR(CheckReduction(call, send, count * n, recv, count));
   const size_t elem = DataTypeSize(type);
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, count * elem, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, count * elem, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));
@@ -71,7 +71,7 @@ Result<Work> StartReduce(Communicator& comm, const void* send, void* recv, size_
   const bool is_root = comm.rank() == root;
   TIDAL_RETURN_IF_ERROR(CheckReduction(call, send, count, recv, is_root ? count : 0));
   const size_t bytes = count * DataTypeSize(type);
-  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes, options.delay));
+  TIDAL_RETURN_IF_ERROR(internal::Prepare(call, options.algorithm, bytes, options));
   auto scratch = std::make_shared<Scratch>();
   std::vector<Stage> stages;
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, stages));

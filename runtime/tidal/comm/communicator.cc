@@ -154,16 +154,17 @@ Status Communicator::CheckPeer(int peer, uint32_t tag, std::string_view op) cons
 }
 
 Result<Work> Communicator::Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what,
-                                   bool async, std::chrono::nanoseconds delay) {
+                                   bool async, OpHooks hooks) {
   std::shared_ptr<Task> ordered;
-  const Clock::time_point not_before =
-      delay > std::chrono::nanoseconds::zero() ? Clock::now() + delay : Clock::time_point{};
+  const Clock::time_point not_before = hooks.delay > std::chrono::nanoseconds::zero()
+                                           ? Clock::now() + hooks.delay
+                                           : Clock::time_point{};
   {
     MutexLock lock(&order_mu_);
     std::shared_ptr<Task> start_after =
         op_class == OpClass::kPointToPoint ? last_collective_ : last_;
     ordered = std::make_shared<OrderedTask>(std::move(op), std::move(start_after), last_, what,
-                                            not_before);
+                                            not_before, std::move(hooks));
     last_ = ordered;
     if (op_class == OpClass::kCollective) last_collective_ = ordered;
   }

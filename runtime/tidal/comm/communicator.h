@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tidal/comm/ordered_task.h"
 #include "tidal/comm/work.h"
 #include "tidal/core/mutex.h"
 #include "tidal/core/status.h"
@@ -120,10 +121,11 @@ class Communicator {
   // For collective implementations: queues `op` (a Task that posts this communicator's messages)
   // behind the operations issued before it (ordered_task.h) and returns its Work. `what` names it
   // in errors. async: progress on the background thread; otherwise the caller waits right away.
-  // delay > 0: `op` starts no earlier than `delay` from now (CollOptions::delay).
+  // `hooks` (ordered_task.h): a delay (`op` starts no earlier than that from now), a start
+  // condition and a finish callback (CollOptions::delay, ready, on_finish).
   enum class OpClass { kCollective, kPointToPoint };
   Result<Work> Enqueue(std::shared_ptr<Task> op, OpClass op_class, std::string what, bool async,
-                       std::chrono::nanoseconds delay = {});
+                       OpHooks hooks = {});
 
   // Whether every operation issued so far has finished (a blocking call may then run inline,
   // bypassing the engine, without breaking the stream order).

@@ -2,23 +2,41 @@
 
 #include <utility>
 
+#include "tidal/core/strcat.h"
+
 namespace tidal {
 
 OrderedTask::OrderedTask(std::shared_ptr<Task> inner, std::shared_ptr<Task> start_after,
                          std::shared_ptr<Task> finish_after, std::string what,
-                         Clock::time_point not_before)
+                         Clock::time_point not_before, OpHooks hooks)
     : inner_(std::move(inner)),
       start_after_(std::move(start_after)),
       finish_after_(std::move(finish_after)),
       what_(std::move(what)),
-      not_before_(not_before) {}
+      not_before_(not_before),
+      hooks_(std::move(hooks)) {}
 
 bool OrderedTask::MayStart() {
   if (start_after_ != nullptr) {
     if (!start_after_->finished()) return false;
     start_after_.reset();
   }
-  return not_before_ == Clock::time_point{} || Clock::now() >= not_before_;
+  if (not_before_ != Clock::time_point{} && Clock::now() < not_before_) return false;
+  if (hooks_.ready == nullptr) return true;
+  Result<bool> ready = hooks_.ready();
+  if (ready.ok()) return *ready;
+  SetResult(ready.status().WithContext(StrCat(what_, ": its start condition")));
+  stopped_ = true;
+  return false;
+}
+
+bool OrderedTask::Finished() {
+  if (hooks_.on_finish != nullptr) {
+    auto on_finish = std::move(hooks_.on_finish);
+    hooks_.on_finish = nullptr;
+    on_finish(status());
+  }
+  return true;
 }
 
 Clock::time_point OrderedTask::wake_at() const {
@@ -29,9 +47,9 @@ Clock::time_point OrderedTask::wake_at() const {
 bool OrderedTask::Poll(Transport& transport) {
   if (!started_) {
     // Stopped (or failed through its predecessor) before starting: nothing of ours is in flight.
-    if (stopped_) return true;
-    if (!MayStart()) return false;
-    if (stopped_) return true;
+    if (stopped_) return Finished();
+    if (!MayStart()) return stopped_ ? Finished() : false;
+    if (stopped_) return Finished();
     started_ = true;
   }
   if (!inner_done_) {
@@ -52,7 +70,7 @@ bool OrderedTask::Poll(Transport& transport) {
     if (!finish_after_->finished()) return false;
     finish_after_.reset();
   }
-  return true;
+  return Finished();
 }
 
 void OrderedTask::Stop(Transport& transport, const Status& why) {

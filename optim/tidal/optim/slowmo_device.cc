@@ -1,0 +1,247 @@
+// SlowMo for parameters in GPU memory (slowmo_device.h has the design note).
+#include "tidal/optim/slowmo_device.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "tidal/coll/schedule/schedule.h"
+
+namespace tidal::optim {
+
+DeviceSlowMo::DeviceSlowMo(Communicator& comm, Device& device, float* x, size_t count,
+                           SlowMoOptions options)
+    : comm_(comm), device_(device), x_(x), count_(count), options_(std::move(options)) {}
+
+Result<std::unique_ptr<DeviceSlowMo>> DeviceSlowMo::Create(Communicator& comm, Device& device,
+                                                           float* x, size_t count,
+                                                           SlowMoOptions options) {
+  constexpr std::string_view kOp = "DeviceSlowMo::Create";
+  TIDAL_RETURN_IF_ERROR(internal::CheckVector(comm, kOp, x, count));
+  TIDAL_RETURN_IF_ERROR(internal::CheckTau(comm, kOp, options.tau));
+  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "alpha", options.alpha));
+  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "beta", options.beta));
+  if (options.coll.algorithm == coll::Algorithm::kChain) {
+    return InvalidArgumentError("rank ", comm.rank(), ": ", kOp,
+                                ": coll.algorithm chain keeps no owned shards, and SlowMo's slow "
+                                "state lives on them (use auto, ring, direct or shm)");
+  }
+  TIDAL_ASSIGN_OR_RETURN(options.buckets,
+                         internal::ResolveBuckets(comm, kOp, std::move(options.buckets), count));
+  std::unique_ptr<DeviceSlowMo> slowmo(
+      new DeviceSlowMo(comm, device, x, count, std::move(options)));
+  Status st = slowmo->Init();
+  if (!st.ok()) {
+    return st.WithContext(StrCat("rank ", comm.rank(), ": ", kOp, " on device ", device.name()));
+  }
+  return slowmo;
+}
+
+Status DeviceSlowMo::Init() {
+  for (const Bucket& bucket : options_.buckets) {
+    Shard shard;
+    shard.bucket = bucket;
+    shard.owned = coll::OwnedRange(comm_.ring_position(), comm_.size(), bucket.count);
+    shard.state_offset = state_floats_;
+    state_floats_ += shard.owned.count;
+    max_owned_ = std::max(max_owned_, shard.owned.count);
+    shards_.push_back(shard);
+  }
+  TIDAL_ASSIGN_OR_RETURN(in_, device_.CreateStream());
+  TIDAL_ASSIGN_OR_RETURN(update_, device_.CreateStream());
+  TIDAL_ASSIGN_OR_RETURN(out_, device_.CreateStream());
+  TIDAL_ASSIGN_OR_RETURN(start_, device_.CreateEvent());
+  TIDAL_ASSIGN_OR_RETURN(updated_, device_.CreateEvent());
+  for (Shard& shard : shards_) {
+    TIDAL_ASSIGN_OR_RETURN(shard.copied, device_.CreateEvent());
+    TIDAL_ASSIGN_OR_RETURN(shard.done, device_.CreateEvent());
+  }
+  TIDAL_ASSIGN_OR_RETURN(void* staging, device_.AllocateHost(count_ * sizeof(float)));
+  staging_ = static_cast<float*>(staging);
+  TIDAL_ASSIGN_OR_RETURN(void* flags,
+                         device_.AllocateHost(shards_.size() * kFlagStride * sizeof(uint64_t)));
+  flags_ = static_cast<uint64_t*>(flags);
+  for (size_t k = 0; k < shards_.size(); ++k) StoreHostFlag(flag(k), 0);
+  TIDAL_ASSIGN_OR_RETURN(void* x0, device_.Allocate(state_floats_ * sizeof(float)));
+  x0_ = static_cast<float*>(x0);
+  TIDAL_ASSIGN_OR_RETURN(void* u, device_.Allocate(state_floats_ * sizeof(float)));
+  u_ = static_cast<float*>(u);
+  TIDAL_ASSIGN_OR_RETURN(void* scratch, device_.Allocate(max_owned_ * sizeof(float)));
+  scratch_ = static_cast<float*>(scratch);
+
+  // Identical x_{0,0}: broadcast rank 0's x through staging.
+  const size_t bytes = count_ * sizeof(float);
+  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(staging_, x_, bytes, in_));
+  TIDAL_RETURN_IF_ERROR(device_.SynchronizeStream(in_));
+  TIDAL_RETURN_IF_ERROR(
+      internal::BroadcastStart(comm_, "DeviceSlowMo::Create", staging_, count_, options_.coll));
+  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(x_, staging_, bytes, in_));
+  // x0 = x_{0,0} on the owned ranges; u = 0.
+  for (const Shard& s : shards_) {
+    TIDAL_RETURN_IF_ERROR(device_.CopyAsync(x0_ + s.state_offset,
+                                            x_ + s.bucket.begin + s.owned.begin,
+                                            s.owned.count * sizeof(float), in_));
+  }
+  TIDAL_RETURN_IF_ERROR(device_.ZeroAsync(u_, state_floats_ * sizeof(float), in_));
+  return device_.SynchronizeStream(in_);
+}
+
+DeviceSlowMo::~DeviceSlowMo() {
+  // The hooks and owner callbacks of a round point into this object: let them finish first.
+  for (Work& work : last_round_) {
+    Status st = work.Wait();
+    (void)st;  // its error went to the caller's Work
+  }
+  ReleaseFrom(0, std::numeric_limits<uint64_t>::max());
+  for (DeviceStream s : {in_, update_, out_}) {
+    if (s == nullptr) continue;
+    Status st = device_.SynchronizeStream(s);
+    (void)st;  // the device logs nothing here; freeing below proceeds either way
+  }
+  for (Shard& shard : shards_) {
+    device_.DestroyEvent(shard.copied);
+    device_.DestroyEvent(shard.done);
+  }
+  device_.DestroyEvent(start_);
+  device_.DestroyEvent(updated_);
+  device_.DestroyStream(in_);
+  device_.DestroyStream(update_);
+  device_.DestroyStream(out_);
+  device_.Free(scratch_);
+  device_.Free(u_);
+  device_.Free(x0_);
+  device_.FreeHost(flags_);
+  device_.FreeHost(staging_);
+}
+
+void DeviceSlowMo::ReleaseFrom(size_t k, uint64_t round) {
+  if (flags_ == nullptr) return;
+  for (; k < shards_.size(); ++k) {
+    if (LoadHostFlag(flag(k)) < round) StoreHostFlag(flag(k), round);
+  }
+}
+
+Status DeviceSlowMo::Fail(std::string_view op, size_t k, const Status& st) const {
+  return st.WithContext(StrCat("rank ", comm_.rank(), ": ", op, ": bucket ", k, " of ",
+                               shards_.size(), " on device ", device_.name()));
+}
+
+Result<bool> DeviceSlowMo::AfterInnerStep(float gamma, DeviceStream compute) {
+  TIDAL_RETURN_IF_ERROR(internal::CheckGamma(comm_, "DeviceSlowMo::AfterInnerStep", gamma));
+  ++inner_steps_;
+  if (inner_steps_ % options_.tau != 0) return false;
+  TIDAL_RETURN_IF_ERROR(OuterStep(gamma, compute));
+  return true;
+}
+
+Status DeviceSlowMo::EnqueueBucket(size_t k, uint64_t round) {
+  const Shard& s = shards_[k];
+  const size_t bytes = s.bucket.count * sizeof(float);
+  float* staged = staging_ + s.bucket.begin;
+  float* x = x_ + s.bucket.begin;
+  // Staging_k is free once the previous round's copy out of it finished.
+  TIDAL_RETURN_IF_ERROR(device_.StreamWait(in_, s.done));
+  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(staged, x, bytes, in_));
+  TIDAL_RETURN_IF_ERROR(device_.Record(s.copied, in_));
+  TIDAL_RETURN_IF_ERROR(device_.WaitFlag(out_, flag(k), round));
+  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(x, staged, bytes, out_));
+  return device_.Record(s.done, out_);
+}
+
+Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream compute) {
+  constexpr std::string_view kOp = "DeviceSlowMo::OuterStepAsync";
+  TIDAL_RETURN_IF_ERROR(internal::CheckGamma(comm_, kOp, gamma));
+  TIDAL_RETURN_IF_ERROR(round_.CheckIdle(comm_, kOp));
+  const uint64_t round = static_cast<uint64_t>(outer_steps_) + 1;
+  Status st = device_.Record(start_, compute);
+  if (st.ok()) st = device_.StreamWait(in_, start_);
+  if (!st.ok()) return Fail(kOp, 0, st);
+  std::vector<Work> works;
+  works.reserve(shards_.size());
+  for (size_t k = 0; k < shards_.size(); ++k) {
+    st = EnqueueBucket(k, round);
+    if (st.ok()) {
+      coll::CollOptions options = options_.coll;
+      const DeviceEvent copied = shards_[k].copied;
+      options.ready = [this, copied]() { return device_.Query(copied); };
+      uint64_t* f = flag(k);
+      options.on_finish = [f, round](const Status&) { StoreHostFlag(f, round); };
+      coll::ShardFn on_shard = [this, k, gamma](coll::ElementRange range, void* shard) {
+        return UpdateShard(k, gamma, range, static_cast<float*>(shard));
+      };
+      float* staged = internal::Slice(staging_, shards_[k].bucket);
+      Result<Work> work = coll::AllReduceOwnedAsync(comm_, staged, staged, shards_[k].bucket.count,
+                                                    coll::DataType::kFloat32, coll::ReduceOp::kAvg,
+                                                    std::move(on_shard), std::move(options));
+      if (work.ok()) {
+        works.push_back(std::move(work).value());
+        continue;
+      }
+      st = work.status();
+    }
+    // No collective will raise the flags of this bucket and the later ones: raise them now so
+    // that no stream stays gated (their x is left as it was or unspecified).
+    ReleaseFrom(k, round);
+    round_.Track(works);
+    last_round_ = works;
+    ++outer_steps_;
+    return Fail(kOp, k, st);
+  }
+  round_.Track(works);
+  last_round_ = works;
+  ++outer_steps_;
+  return works;
+}
+
+Status DeviceSlowMo::OuterStep(float gamma, DeviceStream compute) {
+  constexpr std::string_view kOp = "DeviceSlowMo::OuterStep";
+  const Deadline deadline = internal::BlockingDeadline(comm_, options_.coll);
+  TIDAL_ASSIGN_OR_RETURN(std::vector<Work> works, OuterStepAsync(gamma, compute));
+  TIDAL_RETURN_IF_ERROR(internal::WaitAll(comm_, kOp, works, deadline));
+  Status st = WaitAllBuckets(compute);
+  return st.ok() ? st : Fail(kOp, 0, st);
+}
+
+Status DeviceSlowMo::WaitBucket(size_t k, DeviceStream stream) {
+  if (k >= shards_.size()) {
+    return InvalidArgumentError("rank ", comm_.rank(), ": DeviceSlowMo::WaitBucket: bucket ", k,
+                                " of ", shards_.size());
+  }
+  return device_.StreamWait(stream, shards_[k].done);
+}
+
+Status DeviceSlowMo::WaitAllBuckets(DeviceStream stream) {
+  for (size_t k = 0; k < shards_.size(); ++k) TIDAL_RETURN_IF_ERROR(WaitBucket(k, stream));
+  return Status::Ok();
+}
+
+Result<bool> DeviceSlowMo::BucketDone(size_t k) {
+  if (k >= shards_.size()) {
+    return InvalidArgumentError("rank ", comm_.rank(), ": DeviceSlowMo::BucketDone: bucket ", k,
+                                " of ", shards_.size());
+  }
+  return device_.Query(shards_[k].done);
+}
+
+Status DeviceSlowMo::UpdateShard(size_t k, float gamma, coll::ElementRange range, float* shard) {
+  const Shard& s = shards_[k];
+  if (range != s.owned) {
+    return InternalError("rank ", comm_.rank(), ": DeviceSlowMo outer step: bucket ", k,
+                         " delivered owned range [", range.begin, ", ", range.end(),
+                         ") but the slow state holds [", s.owned.begin, ", ", s.owned.end(),
+                         ") (shard ownership moved)");
+  }
+  if (range.count == 0) return Status::Ok();
+  const size_t bytes = range.count * sizeof(float);
+  Status st = device_.CopyAsync(scratch_, shard, bytes, update_);
+  if (st.ok()) {
+    st = device_.SlowMoShardUpdate(options_.alpha, options_.beta, gamma, scratch_,
+                                   x0_ + s.state_offset, u_ + s.state_offset, range.count, update_);
+  }
+  if (st.ok()) st = device_.CopyAsync(shard, scratch_, bytes, update_);
+  if (st.ok()) st = device_.Record(updated_, update_);
+  if (st.ok()) st = device_.Synchronize(updated_);
+  return st.ok() ? st : Fail("DeviceSlowMo owner update", k, st);
+}
+
+}  // namespace tidal::optim

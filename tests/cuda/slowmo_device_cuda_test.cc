@@ -1,0 +1,169 @@
+// DeviceSlowMo (tidal/optim/slowmo_device.h) on the real CUDA device (device.h CudaDevice()):
+// x in GPU memory, inner steps uploaded on the trainer's stream, outer steps through the staged
+// pipeline, compared bit for bit with host SlowMo on the same data for world sizes 1-3 (ranks are
+// threads sharing the GPU, in-process transport). Also the WaitFlag gate and CudaDevice()'s
+// refusal without CUDA or a GPU. Skips the GPU cases when no GPU is visible; the multirank tests
+// run the same pipeline on the emulated device everywhere.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/coll_check.h"
+#include "harness/comm_world.h"
+#include "harness/world.h"
+#include "tidal/core/build_info.h"
+#include "tidal/cuda/device_buffer.h"
+#include "tidal/optim/device.h"
+#include "tidal/optim/slowmo.h"
+#include "tidal/optim/slowmo_device.h"
+
+namespace tidal::optim {
+namespace {
+
+using testing::MakeCommunicator;
+using testing::RankEnv;
+using testing::RunWorld;
+
+bool GpuVisible(std::string* why) {
+  if (!CudaCompiled()) {
+    *why = "built without CUDA";
+    return false;
+  }
+  return CudaDeviceCount(why) > 0;
+}
+
+TEST(CudaDeviceTest, RefusesWithoutCudaOrGpu) {
+  std::string why;
+  Result<Device*> device = CudaDevice();
+  if (GpuVisible(&why)) {
+    ASSERT_OK(device);
+    EXPECT_EQ((*device)->name(), "cuda");
+    return;
+  }
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.status().code(),
+            CudaCompiled() ? StatusCode::kUnavailable : StatusCode::kNotSupported)
+      << device.status().ToString();
+}
+
+// A stream gated by WaitFlag holds back the copy behind it until the host raises the flag.
+TEST(CudaDeviceTest, WaitFlagHoldsTheStreamUntilTheHostRaisesTheFlag) {
+  std::string why;
+  if (!GpuVisible(&why)) GTEST_SKIP() << why;
+  Device& device = **CudaDevice();
+  Result<DeviceStream> stream = device.CreateStream();
+  ASSERT_OK(stream);
+  Result<DeviceEvent> event = device.CreateEvent();
+  ASSERT_OK(event);
+  Result<void*> host = device.AllocateHost(4096);
+  ASSERT_OK(host);
+  Result<void*> dev = device.Allocate(4096);
+  ASSERT_OK(dev);
+  auto* flag = static_cast<uint64_t*>(*host);
+  float* data = static_cast<float*>(*host) + 64;
+  StoreHostFlag(flag, 0);
+  for (int i = 0; i < 16; ++i) data[i] = static_cast<float>(i);
+  ASSERT_OK(device.WaitFlag(*stream, flag, 3));
+  ASSERT_OK(device.CopyAsync(*dev, data, 16 * sizeof(float), *stream));
+  ASSERT_OK(device.Record(*event, *stream));
+  for (int k = 0; k < 20; ++k) {
+    Result<bool> done = device.Query(*event);
+    ASSERT_OK(done);
+    ASSERT_FALSE(*done) << "the stream passed a flag still at 0";
+  }
+  for (int i = 0; i < 16; ++i) data[i] = static_cast<float>(100 + i);  // written before the flag
+  StoreHostFlag(flag, 3);
+  ASSERT_OK(device.Synchronize(*event));
+  std::vector<float> back(16);
+  ASSERT_OK(device.CopyAsync(data, *dev, 16 * sizeof(float), *stream));
+  ASSERT_OK(device.SynchronizeStream(*stream));
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(data[i], static_cast<float>(100 + i));
+  device.Free(*dev);
+  device.FreeHost(*host);
+  device.DestroyEvent(*event);
+  device.DestroyStream(*stream);
+}
+
+float Start(int rank, size_t i) {
+  return static_cast<float>(i % 251) * 0.03125f - 3.0f + 100.0f * static_cast<float>(rank);
+}
+float Delta(int rank, size_t i, int step) {
+  const size_t k = i * 13 + static_cast<size_t>(rank) * 7 + static_cast<size_t>(step) * 3;
+  return static_cast<float>(static_cast<int>(k % 23) - 11) * 0.013f;
+}
+
+TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
+  std::string why;
+  if (!GpuVisible(&why)) GTEST_SKIP() << why;
+  for (int n : {1, 2, 3}) {
+    testing::WorldOptions world;
+    world.size = n;
+    world.mode = testing::Mode::kThreads;
+    RunWorld(world, [&](RankEnv& env) {
+      std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+      ASSERT_NE(comm, nullptr);
+      Device& device = **CudaDevice();
+      for (size_t count : {size_t{1}, size_t{1001}, size_t{100003}}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " count " + std::to_string(count));
+        const size_t bytes = count * sizeof(float);
+        Result<void*> x = device.Allocate(bytes);
+        Result<void*> pinned = device.AllocateHost(bytes);
+        Result<DeviceStream> compute = device.CreateStream();
+        ASSERT_OK(x);
+        ASSERT_OK(pinned);
+        ASSERT_OK(compute);
+        auto* staged = static_cast<float*>(*pinned);
+        std::vector<float> host(count);
+        for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
+        std::memcpy(staged, host.data(), bytes);
+        ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
+        ASSERT_OK(device.SynchronizeStream(*compute));
+        SlowMoOptions options;
+        options.alpha = 0.75f;
+        options.beta = 0.5f;
+        options.tau = 2;
+        options.buckets = {Bucket{0, count / 3}, Bucket{count / 3, count - count / 3}};
+        if (count / 3 == 0) options.buckets.clear();
+        auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
+        ASSERT_OK(host_slowmo);
+        {
+          auto created =
+              DeviceSlowMo::Create(*comm, device, static_cast<float*>(*x), count, options);
+          ASSERT_OK(created);
+          for (int step = 0; step < 6; ++step) {
+            // The inner step: the trainer's new x, uploaded on its stream.
+            for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
+            ASSERT_OK(device.SynchronizeStream(*compute));
+            std::memcpy(staged, host.data(), bytes);
+            ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
+            Result<bool> want = (*host_slowmo)->AfterInnerStep(0.1f);
+            ASSERT_OK(want);
+            Result<bool> got = (*created)->AfterInnerStep(0.1f, *compute);
+            ASSERT_OK(got);
+            ASSERT_EQ(*got, *want);
+            if (!*got) continue;
+            ASSERT_OK(device.CopyAsync(staged, *x, bytes, *compute));
+            ASSERT_OK(device.SynchronizeStream(*compute));
+            size_t bad = 0;
+            for (size_t i = 0; i < count; ++i) {
+              if (std::memcmp(&staged[i], &host[i], sizeof(float)) != 0 && ++bad <= 3) {
+                ADD_FAILURE() << "step " << step << " element " << i << ": device " << staged[i]
+                              << " host " << host[i];
+              }
+            }
+            ASSERT_EQ(bad, 0u);
+          }
+        }
+        device.DestroyStream(*compute);
+        device.FreeHost(*pinned);
+        device.Free(*x);
+      }
+    });
+  }
+}
+
+}  // namespace
+}  // namespace tidal::optim
