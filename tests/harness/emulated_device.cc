@@ -30,6 +30,11 @@ EmulatedDevice::Event* EmulatedDevice::EventOf(DeviceEvent event) {
   return it == events_.end() ? nullptr : it->second.get();
 }
 
+Status EmulatedDevice::UseOrdinal(int ordinal) {
+  if (ordinal == 0) return Status::Ok();
+  return InvalidArgumentError("EmulatedDevice: no GPU ", ordinal, " (only 0)");
+}
+
 Result<DeviceStream> EmulatedDevice::CreateStream() {
   std::lock_guard<std::mutex> lock(mu_);
   auto stream = std::make_unique<Stream>();

@@ -37,6 +37,9 @@ class EmulatedDevice final : public optim::Device {
   ~EmulatedDevice() override;
 
   std::string_view name() const override { return "emulated"; }
+  // One GPU, ordinal 0: UseOrdinal refuses any other.
+  Result<int> CurrentOrdinal() override { return 0; }
+  Status UseOrdinal(int ordinal) override;
   Result<optim::DeviceStream> CreateStream() override;
   void DestroyStream(optim::DeviceStream stream) override;
   Result<optim::DeviceEvent> CreateEvent() override;

@@ -38,6 +38,12 @@ class Device {
   virtual ~Device() = default;
   virtual std::string_view name() const = 0;
 
+  // The calling thread's current GPU, and making `ordinal` current on it. Streams, events and
+  // memory belong to the GPU current when they were created; work from another thread (the
+  // engine's) must first make that GPU current.
+  virtual Result<int> CurrentOrdinal() = 0;
+  virtual Status UseOrdinal(int ordinal) = 0;
+
   // A stream that does not synchronize with the legacy default stream.
   virtual Result<DeviceStream> CreateStream() = 0;
   virtual void DestroyStream(DeviceStream stream) = 0;

@@ -45,6 +45,15 @@ class CudaDeviceImpl final : public Device {
  public:
   std::string_view name() const override { return "cuda"; }
 
+  Result<int> CurrentOrdinal() override {
+    int ordinal = 0;
+    TIDAL_RETURN_IF_ERROR(CudaError("cudaGetDevice", cudaGetDevice(&ordinal)));
+    return ordinal;
+  }
+  Status UseOrdinal(int ordinal) override {
+    return CudaError("cudaSetDevice", cudaSetDevice(ordinal));
+  }
+
   Result<DeviceStream> CreateStream() override {
     cudaStream_t s = nullptr;
     TIDAL_RETURN_IF_ERROR(CudaError("cudaStreamCreateWithFlags",
@@ -131,10 +140,14 @@ class CudaDeviceImpl final : public Device {
 
   Status WaitFlag(DeviceStream stream, const uint64_t* flag, uint64_t value) override {
     if (flag == nullptr) return InvalidArgumentError("cuda device: WaitFlag on a null flag");
-    void* device_flag = nullptr;
-    TIDAL_RETURN_IF_ERROR(
-        CudaError("cudaHostGetDevicePointer (WaitFlag's flag must be AllocateHost memory)",
-                  cudaHostGetDevicePointer(&device_flag, const_cast<uint64_t*>(flag), 0)));
+    // The device address of the flag (an interior pointer of a mapped allocation is fine here).
+    cudaPointerAttributes attributes{};
+    TIDAL_RETURN_IF_ERROR(CudaError("cudaPointerGetAttributes (WaitFlag's flag)",
+                                    cudaPointerGetAttributes(&attributes, flag)));
+    if (attributes.type != cudaMemoryTypeHost || attributes.devicePointer == nullptr) {
+      return InvalidArgumentError("cuda device: WaitFlag's flag is not mapped page-locked memory");
+    }
+    void* device_flag = attributes.devicePointer;
     WaitFlagKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(
         static_cast<const volatile unsigned long long*>(device_flag),
         static_cast<unsigned long long>(value));

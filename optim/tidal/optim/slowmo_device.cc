@@ -38,6 +38,7 @@ Result<std::unique_ptr<DeviceSlowMo>> DeviceSlowMo::Create(Communicator& comm, D
 }
 
 Status DeviceSlowMo::Init() {
+  TIDAL_ASSIGN_OR_RETURN(ordinal_, device_.CurrentOrdinal());
   for (const Bucket& bucket : options_.buckets) {
     Shard shard;
     shard.bucket = bucket;
@@ -92,6 +93,8 @@ DeviceSlowMo::~DeviceSlowMo() {
     Status st = work.Wait();
     (void)st;  // its error went to the caller's Work
   }
+  Status current = device_.UseOrdinal(ordinal_);
+  (void)current;  // the calls below fail and log on their own if the GPU is gone
   ReleaseFrom(0, std::numeric_limits<uint64_t>::max());
   for (DeviceStream s : {in_, update_, out_}) {
     if (s == nullptr) continue;
@@ -162,8 +165,7 @@ Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream
     st = EnqueueBucket(k, round);
     if (st.ok()) {
       coll::CollOptions options = options_.coll;
-      const DeviceEvent copied = shards_[k].copied;
-      options.ready = [this, copied]() { return device_.Query(copied); };
+      options.ready = [this, k]() { return Copied(k); };
       uint64_t* f = flag(k);
       options.on_finish = [f, round](const Status&) { StoreHostFlag(f, round); };
       coll::ShardFn on_shard = [this, k, gamma](coll::ElementRange range, void* shard) {
@@ -223,6 +225,11 @@ Result<bool> DeviceSlowMo::BucketDone(size_t k) {
   return device_.Query(shards_[k].done);
 }
 
+Result<bool> DeviceSlowMo::Copied(size_t k) {
+  TIDAL_RETURN_IF_ERROR(device_.UseOrdinal(ordinal_));
+  return device_.Query(shards_[k].copied);
+}
+
 Status DeviceSlowMo::UpdateShard(size_t k, float gamma, coll::ElementRange range, float* shard) {
   const Shard& s = shards_[k];
   if (range != s.owned) {
@@ -233,7 +240,9 @@ Status DeviceSlowMo::UpdateShard(size_t k, float gamma, coll::ElementRange range
   }
   if (range.count == 0) return Status::Ok();
   const size_t bytes = range.count * sizeof(float);
-  Status st = device_.CopyAsync(scratch_, shard, bytes, update_);
+  // The engine's thread (this one) may have another GPU current.
+  Status st = device_.UseOrdinal(ordinal_);
+  if (st.ok()) st = device_.CopyAsync(scratch_, shard, bytes, update_);
   if (st.ok()) {
     st = device_.SlowMoShardUpdate(options_.alpha, options_.beta, gamma, scratch_,
                                    x0_ + s.state_offset, u_ + s.state_offset, range.count, update_);

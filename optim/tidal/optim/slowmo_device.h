@@ -24,6 +24,8 @@
 //   destructor raises every flag before it waits for the streams), so no stream waits forever;
 //   the bucket's x is then unspecified and the Work carries the error.
 // - Staging is reused across rounds only after the previous round's copy out of it (done_k).
+// - The engine's thread may have another GPU current (one rank per GPU, set by the trainer on its
+//   own thread): the start condition and the owner update first make Create's GPU current.
 // - Results equal SlowMo's bit for bit: the CUDA kernel matches the CPU one (kernels_cuda.h) and
 //   the AllReduce is the same host operation.
 //
@@ -111,11 +113,14 @@ class DeviceSlowMo {
   // Raises the flags of buckets >= k to `round` (so their gated copies run).
   void ReleaseFrom(size_t k, uint64_t round);
   Status Fail(std::string_view op, size_t k, const Status& st) const;
+  // Whether bucket k's copy into staging landed (the AllReduce's start condition; engine thread).
+  Result<bool> Copied(size_t k);
 
   static constexpr size_t kFlagStride = 8;  // one 64-byte line per flag
 
   Communicator& comm_;
   Device& device_;
+  int ordinal_ = 0;  // the GPU current at Create: the engine's thread makes it current
   float* x_;
   size_t count_;
   SlowMoOptions options_;
