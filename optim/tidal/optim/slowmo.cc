@@ -15,17 +15,7 @@ SlowMo::SlowMo(Communicator& comm, float* x, size_t count, SlowMoOptions options
 Result<std::unique_ptr<SlowMo>> SlowMo::Create(Communicator& comm, float* x, size_t count,
                                                SlowMoOptions options) {
   constexpr std::string_view kOp = "SlowMo::Create";
-  TIDAL_RETURN_IF_ERROR(internal::CheckVector(comm, kOp, x, count));
-  TIDAL_RETURN_IF_ERROR(internal::CheckTau(comm, kOp, options.tau));
-  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "alpha", options.alpha));
-  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "beta", options.beta));
-  if (options.coll.algorithm == coll::Algorithm::kChain) {
-    return InvalidArgumentError("rank ", comm.rank(), ": ", kOp,
-                                ": coll.algorithm chain keeps no owned shards, and SlowMo's slow "
-                                "state lives on them (use auto, ring, direct or shm)");
-  }
-  TIDAL_ASSIGN_OR_RETURN(options.buckets,
-                         internal::ResolveBuckets(comm, kOp, std::move(options.buckets), count));
+  TIDAL_RETURN_IF_ERROR(internal::CheckSlowMoOptions(comm, kOp, x, count, options));
   TIDAL_RETURN_IF_ERROR(internal::BroadcastStart(comm, kOp, x, count, options.coll));
 
   std::unique_ptr<SlowMo> slowmo(new SlowMo(comm, x, count, std::move(options)));
@@ -91,16 +81,38 @@ Status SlowMo::OuterStep(float gamma) {
 
 Status SlowMo::UpdateShard(size_t k, float gamma, coll::ElementRange range, float* shard) {
   const Shard& s = shards_[k];
-  if (range != s.owned) {
-    return InternalError("rank ", comm_.rank(), ": SlowMo outer step: bucket ", k,
-                         " delivered owned range [", range.begin, ", ", range.end(),
-                         ") but the slow state holds [", s.owned.begin, ", ", s.owned.end(),
-                         ") (shard ownership moved)");
-  }
+  TIDAL_RETURN_IF_ERROR(internal::CheckOwnedRange(comm_, "SlowMo outer step", k, range, s.owned));
   if (range.count == 0) return Status::Ok();
   SlowMoShardUpdate(options_.alpha, options_.beta, gamma, shard, x0_.data() + s.state_offset,
                     u_.data() + s.state_offset, range.count);
   return Status::Ok();
 }
 
+namespace internal {
+
+Status CheckSlowMoOptions(const Communicator& comm, std::string_view op, const float* x,
+                          size_t count, SlowMoOptions& options) {
+  TIDAL_RETURN_IF_ERROR(CheckVector(comm, op, x, count));
+  TIDAL_RETURN_IF_ERROR(CheckTau(comm, op, options.tau));
+  TIDAL_RETURN_IF_ERROR(CheckFinite(comm, op, "alpha", options.alpha));
+  TIDAL_RETURN_IF_ERROR(CheckFinite(comm, op, "beta", options.beta));
+  if (options.coll.algorithm == coll::Algorithm::kChain) {
+    return InvalidArgumentError("rank ", comm.rank(), ": ", op,
+                                ": coll.algorithm chain keeps no owned shards, and SlowMo's slow "
+                                "state lives on them (use auto, ring, direct or shm)");
+  }
+  TIDAL_ASSIGN_OR_RETURN(options.buckets,
+                         ResolveBuckets(comm, op, std::move(options.buckets), count));
+  return Status::Ok();
+}
+
+Status CheckOwnedRange(const Communicator& comm, std::string_view op, size_t k,
+                       coll::ElementRange delivered, coll::ElementRange held) {
+  if (delivered == held) return Status::Ok();
+  return InternalError("rank ", comm.rank(), ": ", op, ": bucket ", k, " delivered owned range [",
+                       delivered.begin, ", ", delivered.end(), ") but the slow state holds [",
+                       held.begin, ", ", held.end(), ") (shard ownership moved)");
+}
+
+}  // namespace internal
 }  // namespace tidal::optim

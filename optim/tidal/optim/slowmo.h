@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "tidal/coll/collectives.h"
@@ -111,4 +112,16 @@ class SlowMo {
   internal::RoundTracker round_;
 };
 
+namespace internal {
+
+// SlowMo::Create's argument checks, shared with DeviceSlowMo: kInvalidArgument naming the rank
+// and `op` (see Create); on success `options.buckets` tiles [0, count).
+Status CheckSlowMoOptions(const Communicator& comm, std::string_view op, const float* x,
+                          size_t count, SlowMoOptions& options);
+// kInternal naming the rank and bucket k when the owner stage delivered another range than the
+// one the slow state holds (shard ownership moved).
+Status CheckOwnedRange(const Communicator& comm, std::string_view op, size_t k,
+                       coll::ElementRange delivered, coll::ElementRange held);
+
+}  // namespace internal
 }  // namespace tidal::optim

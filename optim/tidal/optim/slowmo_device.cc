@@ -17,17 +17,7 @@ Result<std::unique_ptr<DeviceSlowMo>> DeviceSlowMo::Create(Communicator& comm, D
                                                            float* x, size_t count,
                                                            SlowMoOptions options) {
   constexpr std::string_view kOp = "DeviceSlowMo::Create";
-  TIDAL_RETURN_IF_ERROR(internal::CheckVector(comm, kOp, x, count));
-  TIDAL_RETURN_IF_ERROR(internal::CheckTau(comm, kOp, options.tau));
-  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "alpha", options.alpha));
-  TIDAL_RETURN_IF_ERROR(internal::CheckFinite(comm, kOp, "beta", options.beta));
-  if (options.coll.algorithm == coll::Algorithm::kChain) {
-    return InvalidArgumentError("rank ", comm.rank(), ": ", kOp,
-                                ": coll.algorithm chain keeps no owned shards, and SlowMo's slow "
-                                "state lives on them (use auto, ring, direct or shm)");
-  }
-  TIDAL_ASSIGN_OR_RETURN(options.buckets,
-                         internal::ResolveBuckets(comm, kOp, std::move(options.buckets), count));
+  TIDAL_RETURN_IF_ERROR(internal::CheckSlowMoOptions(comm, kOp, x, count, options));
   std::unique_ptr<DeviceSlowMo> slowmo(
       new DeviceSlowMo(comm, device, x, count, std::move(options)));
   Status st = slowmo->Init();
@@ -232,12 +222,8 @@ Result<bool> DeviceSlowMo::Copied(size_t k) {
 
 Status DeviceSlowMo::UpdateShard(size_t k, float gamma, coll::ElementRange range, float* shard) {
   const Shard& s = shards_[k];
-  if (range != s.owned) {
-    return InternalError("rank ", comm_.rank(), ": DeviceSlowMo outer step: bucket ", k,
-                         " delivered owned range [", range.begin, ", ", range.end(),
-                         ") but the slow state holds [", s.owned.begin, ", ", s.owned.end(),
-                         ") (shard ownership moved)");
-  }
+  TIDAL_RETURN_IF_ERROR(
+      internal::CheckOwnedRange(comm_, "DeviceSlowMo outer step", k, range, s.owned));
   if (range.count == 0) return Status::Ok();
   const size_t bytes = range.count * sizeof(float);
   // The engine's thread (this one) may have another GPU current.
