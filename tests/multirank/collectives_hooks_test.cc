@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/world.h"
 #include "tidal/coll/collectives.h"
@@ -120,6 +121,38 @@ TEST_P(HooksTest, FinishCallbacksRunOnceInIssueOrder) {
     EXPECT_EQ(calls, 1);
     ASSERT_OK(Broadcast(*comm, &one, &one, 1, DataType::kFloat32, 2, counted));
     EXPECT_EQ(calls, 2);
+  });
+}
+
+// With the signature check on (TIDAL_CHECK_COLLECTIVES=1), the on-host AllReduce runs the check as
+// an operation of its own before the user's: the hooks belong to the user's operation only.
+TEST_P(HooksTest, SignatureCheckDoesNotRunTheHooksTwice) {
+  testing::ScopedEnv check("TIDAL_CHECK_COLLECTIVES", "1");
+  RunWorld(World(3), [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = testing::MakeOneHostCommunicator(env);
+    ASSERT_NE(comm, nullptr);
+    for (size_t count : {size_t{1}, size_t{5000}, size_t{300000}}) {
+      std::vector<float> x(count, std::numeric_limits<float>::quiet_NaN());
+      int polls = 0;
+      int finished = 0;
+      CollOptions options;
+      options.ready = [&]() -> Result<bool> {
+        ++polls;
+        for (size_t i = 0; i < count; ++i) x[i] = Value(env.rank(), i);
+        return true;
+      };
+      options.on_finish = [&](const Status& st) {
+        EXPECT_OK(st);
+        ++finished;
+      };
+      ASSERT_OK(
+          AllReduce(*comm, x.data(), x.data(), count, DataType::kFloat32, ReduceOp::kSum, options));
+      EXPECT_EQ(polls, 1) << "count " << count;
+      EXPECT_EQ(finished, 1) << "count " << count;
+      for (size_t i = 0; i < count; ++i) {
+        ASSERT_EQ(x[i], Value(0, i) + Value(1, i) + Value(2, i)) << "count " << count << " i " << i;
+      }
+    }
   });
 }
 

@@ -91,7 +91,13 @@ Result<Work> StartShm(Call& call, const void* send, void* recv, ShardFn on_shard
   TIDAL_RETURN_IF_ERROR(internal::AddSignatureCheck(call, *scratch, check));
   std::shared_ptr<Task> precheck;
   if (!check.empty()) {
-    TIDAL_ASSIGN_OR_RETURN(Work checked, internal::Launch(call, std::move(check), scratch, async));
+    // The signature exchange reads no data and is not the user's operation: it keeps the delay
+    // but neither waits for the start condition nor reports its finish.
+    internal::Call check_call = call;
+    check_call.hooks.ready = nullptr;
+    check_call.hooks.on_finish = nullptr;
+    TIDAL_ASSIGN_OR_RETURN(Work checked,
+                           internal::Launch(check_call, std::move(check), scratch, async));
     precheck = checked.task();
   }
   ShmAllReduceArgs args;
