@@ -191,6 +191,21 @@ TEST_P(HooksTest, FailingStartConditionFailsTheOperation) {
   });
 }
 
+// Point-to-point messages have no hooks: setting one is refused, not ignored.
+TEST_P(HooksTest, PointToPointRefusesHooks) {
+  RunWorld(World(2), [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+    ASSERT_NE(comm, nullptr);
+    float v = 1.0f;
+    CollOptions options;
+    options.on_finish = [](const Status&) {};
+    const Status st = env.rank() == 0 ? Send(*comm, &v, 1, DataType::kFloat32, 1, 0, options)
+                                      : Recv(*comm, &v, 1, DataType::kFloat32, 0, 0, options);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+    EXPECT_NE(st.message().find("point-to-point"), std::string::npos) << st.ToString();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, HooksTest, ::testing::Values(Mode::kCooperative, Mode::kThreads),
                          [](const ::testing::TestParamInfo<Mode>& param) {
                            return std::string(testing::ModeName(param.param));

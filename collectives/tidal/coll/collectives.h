@@ -151,6 +151,7 @@ Status Barrier(Communicator& comm, const CollOptions& options = {});
 Result<Work> BarrierAsync(Communicator& comm, const CollOptions& options = {});
 
 // Typed point-to-point messages (Communicator::Send/Recv count bytes). FIFO per (peer, tag).
+// From `options` they take only the deadline: a delay, ready or on_finish is kInvalidArgument.
 Status Send(Communicator& comm, const void* buf, size_t count, DataType type, int peer,
             uint32_t tag = 0, const CollOptions& options = {});
 Result<Work> SendAsync(Communicator& comm, const void* buf, size_t count, DataType type, int peer,

@@ -135,6 +135,14 @@ Status CheckMessage(const Communicator& comm, CollKind kind, const void* buf, si
   return internal::CheckBuffer(comm, kind, buf, count, "message");
 }
 
+// Point-to-point messages take only a deadline from CollOptions: refuse what would be ignored.
+Status CheckMessageOptions(const Communicator& comm, CollKind kind, const CollOptions& options) {
+  if (options.delay.count() == 0 && !options.ready && !options.on_finish) return Status::Ok();
+  return InvalidArgumentError("rank ", comm.rank(), ": ", CollKindName(kind),
+                              ": CollOptions delay, ready and on_finish apply to collectives; a "
+                              "point-to-point message takes only a deadline");
+}
+
 }  // namespace
 
 Status AllToAll(Communicator& comm, const void* send, void* recv, size_t count, DataType type,
@@ -179,6 +187,7 @@ Result<Work> BarrierAsync(Communicator& comm, const CollOptions& options) {
 Status Send(Communicator& comm, const void* buf, size_t count, DataType type, int peer,
             uint32_t tag, const CollOptions& options) {
   TIDAL_RETURN_IF_ERROR(CheckMessage(comm, CollKind::kSend, buf, count, type));
+  TIDAL_RETURN_IF_ERROR(CheckMessageOptions(comm, CollKind::kSend, options));
   return internal::Block(comm.SendAsync(peer, buf, count * DataTypeSize(type), tag), options);
 }
 
@@ -191,6 +200,7 @@ Result<Work> SendAsync(Communicator& comm, const void* buf, size_t count, DataTy
 Status Recv(Communicator& comm, void* buf, size_t count, DataType type, int peer, uint32_t tag,
             const CollOptions& options) {
   TIDAL_RETURN_IF_ERROR(CheckMessage(comm, CollKind::kRecv, buf, count, type));
+  TIDAL_RETURN_IF_ERROR(CheckMessageOptions(comm, CollKind::kRecv, options));
   return internal::Block(comm.RecvAsync(peer, buf, count * DataTypeSize(type), tag), options);
 }
 
