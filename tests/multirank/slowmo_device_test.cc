@@ -271,6 +271,56 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
   });
 }
 
+// The trainer's loop of outer_overlap_perf: OuterStepAsync, then per layer WaitBucket(k) and a
+// "forward" kernel on the compute stream that reads layer k's parameters. Each forward must see
+// bucket k's new parameters (x_{t+1,0}, equal to host SlowMo's), over several outer steps, with
+// the Works waited only after all layers were queued; in threads mode the owner updates and copies
+// run on the progress thread while the forwards are queued.
+TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
+  for (testing::Mode mode : {testing::Mode::kCooperative, testing::Mode::kThreads}) {
+    RunWorld(World(4, mode), [&](RankEnv& env) {
+      std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+      ASSERT_NE(comm, nullptr);
+      const size_t count = 20011;
+      EmulatedDevice device;
+      {
+        DeviceParams params(device, count);
+        std::vector<float> host(count);
+        for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
+        params.Upload(host);
+        const SlowMoOptions options = Options(1, CutBuckets(count));
+        auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
+        ASSERT_OK(host_slowmo);
+        auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, options);
+        ASSERT_OK(created);
+        DeviceSlowMo& slowmo = **created;
+        std::vector<float> seen(count);  // what the forward kernels read, layer by layer
+        for (int step = 0; step < 4; ++step) {
+          params.InnerStep(env.rank(), step);
+          for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
+          Result<std::vector<Work>> works = slowmo.OuterStepAsync(0.1f, params.compute());
+          ASSERT_OK(works);
+          for (size_t k = 0; k < slowmo.bucket_count(); ++k) {
+            ASSERT_OK(slowmo.WaitBucket(k, params.compute()));
+            const Bucket b = options.buckets[k];
+            const float* x = params.x();
+            float* out = seen.data();
+            ASSERT_OK(device.Enqueue(
+                params.compute(), "forward of layer " + std::to_string(k),
+                [=] { std::memcpy(out + b.begin, x + b.begin, b.count * sizeof(float)); }));
+          }
+          for (Work& w : *works) ASSERT_OK(w.Wait(env.deadline()));
+          ASSERT_OK(device.SynchronizeStream(params.compute()));
+          ASSERT_OK((*host_slowmo)->OuterStep(0.1f));
+          ExpectBitEqual(seen, host, "forwards of outer step " + std::to_string(step));
+          if (::testing::Test::HasFailure()) return;
+        }
+      }
+      EXPECT_EQ(device.live_bytes(), 0u);
+    });
+  }
+}
+
 // A device failure while the engine waits for a bucket's input fails that bucket's Work with the
 // device's error, naming the rank, and leaves no stream gated: the trainer's stream still drains.
 TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndReleasesTheStreams) {
