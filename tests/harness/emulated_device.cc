@@ -114,7 +114,6 @@ Status EmulatedDevice::Push(DeviceStream stream, Op op) {
   Stream* s = StreamOf(stream);
   if (s == nullptr) return InvalidArgumentError("EmulatedDevice: ", op.what, ": unknown stream");
   s->ops.push_back(std::move(op));
-  RunReady();
   return Status::Ok();
 }
 

@@ -1,9 +1,10 @@
 // EmulatedDevice: a Device (optim/tidal/optim/device.h) without a GPU, so the staged device outer
 // steps run their whole pipeline in every CI build. "Device" memory is host memory; each stream is
 // a queue of operations that run in issue order; an operation runs once what it waits for (an
-// event's record, a host flag) has happened. Execution is lazy: every call into the device first
-// runs whatever has become runnable, so work that the host released (a flag) runs at the next
-// query or synchronize — which is all that CUDA promises too.
+// event's record, a host flag) has happened. Execution is lazy and never happens at enqueue time:
+// Query, Synchronize, SynchronizeStream and DestroyStream run whatever has become runnable. So a
+// host that reads a copy's destination without waiting for it reads stale data, as it would on
+// a GPU, and the tests see the wrong result (a missing Synchronize fails them).
 //
 // What it checks beyond CUDA's own rules: a pointer given to a copy must lie inside a live
 // allocation of the right kind (device or host) — a stage that hands the wrong buffer fails with
