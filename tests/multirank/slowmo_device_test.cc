@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -136,6 +135,27 @@ void ExpectBitEqual(const std::vector<float>& got, const std::vector<float>& wan
   EXPECT_EQ(bad, 0u) << what;
 }
 
+// A rank's parameters twice, created side by side from the same start: on the host under SlowMo
+// and in `params` (device memory) under DeviceSlowMo.
+struct SideBySide {
+  std::vector<float> host;
+  std::unique_ptr<SlowMo> host_slowmo;
+  std::unique_ptr<DeviceSlowMo> device_slowmo;
+};
+
+void CreateSideBySide(Communicator& comm, EmulatedDevice& device, DeviceParams& params,
+                      size_t count, const SlowMoOptions& options, SideBySide* out) {
+  out->host.resize(count);
+  for (size_t i = 0; i < count; ++i) out->host[i] = Start(comm.rank(), i);
+  params.Upload(out->host);
+  auto host_slowmo = SlowMo::Create(comm, out->host.data(), count, options);
+  ASSERT_OK(host_slowmo);
+  out->host_slowmo = std::move(host_slowmo).value();
+  auto device_slowmo = DeviceSlowMo::Create(comm, device, params.x(), count, options);
+  ASSERT_OK(device_slowmo);
+  out->device_slowmo = std::move(device_slowmo).value();
+}
+
 struct Case {
   int n;
   bool bucketed;
@@ -159,26 +179,22 @@ TEST_P(DeviceSlowMoTest, EqualsHostSlowMoBitForBit) {
     for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1001}, size_t{100003}}) {
       SCOPED_TRACE("count " + std::to_string(count));
       EmulatedDevice device;
-      std::vector<float> host(count);
-      for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
       const SlowMoOptions options =
           Options(2, c.bucketed ? CutBuckets(count) : std::vector<Bucket>{});
       {
         DeviceParams params(device, count);
-        params.Upload(host);
-        auto created_host = SlowMo::Create(*comm, host.data(), count, options);
-        ASSERT_OK(created_host);
-        auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, options);
-        ASSERT_OK(created);
-        std::unique_ptr<DeviceSlowMo> slowmo = std::move(created).value();
+        SideBySide pair;
+        ASSERT_NO_FATAL_FAILURE(CreateSideBySide(*comm, device, params, count, options, &pair));
+        std::vector<float>& host = pair.host;
+        DeviceSlowMo& slowmo = *pair.device_slowmo;
         ExpectBitEqual(params.Download(), host, "after the broadcast");
         for (int step = 0; step < 6; ++step) {
           const float gamma = step < 3 ? 0.1f : 0.05f;
           for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
           params.InnerStep(env.rank(), step);
-          Result<bool> want = (*created_host)->AfterInnerStep(gamma);
+          Result<bool> want = pair.host_slowmo->AfterInnerStep(gamma);
           ASSERT_OK(want);
-          Result<bool> got = slowmo->AfterInnerStep(gamma, params.compute());
+          Result<bool> got = slowmo.AfterInnerStep(gamma, params.compute());
           ASSERT_OK(got);
           ASSERT_EQ(*got, *want);
           if (!*got) continue;
@@ -187,8 +203,8 @@ TEST_P(DeviceSlowMoTest, EqualsHostSlowMoBitForBit) {
           ExpectSameEverywhere(*comm, x);
           if (::testing::Test::HasFailure()) return;
         }
-        EXPECT_EQ(slowmo->outer_steps(), 3);
-        EXPECT_EQ(slowmo->slow_state_floats(), (*created_host)->slow_state_floats());
+        EXPECT_EQ(slowmo.outer_steps(), 3);
+        EXPECT_EQ(slowmo.slow_state_floats(), pair.host_slowmo->slow_state_floats());
       }
       EXPECT_EQ(device.live_bytes(), 0u) << "DeviceSlowMo or the test leaked device memory";
     }
@@ -217,18 +233,13 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
     EmulatedDevice device;
     {
       DeviceParams params(device, count);
-      std::vector<float> host(count);
-      for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
-      params.Upload(host);
-      const SlowMoOptions options = Options(1, CutBuckets(count));
-      auto created_host = SlowMo::Create(*comm, host.data(), count, options);
-      ASSERT_OK(created_host);
-      auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, options);
-      ASSERT_OK(created);
-      DeviceSlowMo& slowmo = **created;
+      SideBySide pair;
+      ASSERT_NO_FATAL_FAILURE(
+          CreateSideBySide(*comm, device, params, count, Options(1, CutBuckets(count)), &pair));
+      std::vector<float>& host = pair.host;
+      DeviceSlowMo& slowmo = *pair.device_slowmo;
 
       // The inner step waits on the device behind a gate the test opens later.
-      std::atomic<bool> open{false};
       Result<void*> gate_mem = device.AllocateHost(sizeof(uint64_t));
       ASSERT_OK(gate_mem);
       auto* gate = static_cast<uint64_t*>(*gate_mem);
@@ -246,7 +257,6 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
         ASSERT_OK(done);
         EXPECT_FALSE(*done) << "bucket " << k;
       }
-      open.store(true);
       StoreHostFlag(gate, 1);
 
       // Bucket 0 first: once its Work finished, a stream waiting on bucket 0 alone proceeds.
@@ -262,9 +272,8 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
 
       for (Work& w : *works) ASSERT_OK(w.Wait(env.deadline()));
       ASSERT_OK(slowmo.WaitAllBuckets(params.compute()));
-      ASSERT_OK((*created_host)->OuterStep(0.1f));
+      ASSERT_OK(pair.host_slowmo->OuterStep(0.1f));
       ExpectBitEqual(params.Download(), host, "after the gated inner step");
-      EXPECT_TRUE(open.load());
       device.FreeHost(gate);
     }
     EXPECT_EQ(device.live_bytes(), 0u);
@@ -285,15 +294,11 @@ TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
       EmulatedDevice device;
       {
         DeviceParams params(device, count);
-        std::vector<float> host(count);
-        for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
-        params.Upload(host);
         const SlowMoOptions options = Options(1, CutBuckets(count));
-        auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
-        ASSERT_OK(host_slowmo);
-        auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, options);
-        ASSERT_OK(created);
-        DeviceSlowMo& slowmo = **created;
+        SideBySide pair;
+        ASSERT_NO_FATAL_FAILURE(CreateSideBySide(*comm, device, params, count, options, &pair));
+        std::vector<float>& host = pair.host;
+        DeviceSlowMo& slowmo = *pair.device_slowmo;
         std::vector<float> seen(count);  // what the forward kernels read, layer by layer
         for (int step = 0; step < 4; ++step) {
           params.InnerStep(env.rank(), step);
@@ -311,7 +316,7 @@ TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
           }
           for (Work& w : *works) ASSERT_OK(w.Wait(env.deadline()));
           ASSERT_OK(device.SynchronizeStream(params.compute()));
-          ASSERT_OK((*host_slowmo)->OuterStep(0.1f));
+          ASSERT_OK(pair.host_slowmo->OuterStep(0.1f));
           ExpectBitEqual(seen, host, "forwards of outer step " + std::to_string(step));
           if (::testing::Test::HasFailure()) return;
         }

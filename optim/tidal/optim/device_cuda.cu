@@ -18,20 +18,12 @@
 #include <cstdint>
 
 #include "tidal/core/logging.h"
+#include "tidal/cuda/cuda_error.cuh"
 #include "tidal/optim/device.h"
 #include "tidal/optim/kernels_cuda.h"
 
 namespace tidal::optim {
 namespace {
-
-Status CudaError(const char* what, cudaError_t err) {
-  if (err == cudaSuccess) return Status::Ok();
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
-    return UnavailableError("cuda device: ", what, ": ", cudaGetErrorString(err));
-  }
-  return IoError("cuda device: ", what, ": ", cudaGetErrorString(err), " (CUDA error ",
-                 static_cast<int>(err), ")");
-}
 
 void LogIfError(const char* what, cudaError_t err) {
   if (err != cudaSuccess) TIDAL_LOG(ERROR, kOptim) << CudaError(what, err).ToString();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "tidal/cuda/cuda_error.cuh"
 #include "tidal/optim/kernels_cuda.h"
 #include "tidal/optim/kernels_cuda_math.h"
 #include "tidal/optim/kernels_internal.h"
@@ -26,14 +27,6 @@ namespace cm = cuda_math;
 
 constexpr int kThreads = 256;
 constexpr int kBlocksPerSm = 8;
-
-Status CudaError(const char* what, cudaError_t err) {
-  if (err == cudaSuccess) return Status::Ok();
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
-    return UnavailableError(what, ": ", cudaGetErrorString(err));
-  }
-  return IoError(what, ": ", cudaGetErrorString(err), " (CUDA error ", static_cast<int>(err), ")");
-}
 
 // kInvalidArgument for a null or misaligned array (only called with n > 0).
 Status CheckDeviceArrays(const char* what, size_t n, std::initializer_list<const void*> arrays) {

@@ -64,8 +64,9 @@ Status WaitAll(const Communicator& comm, std::string_view op, std::span<Work> wo
 }
 
 Status RoundTracker::CheckIdle(const Communicator& comm, std::string_view op) const {
-  for (size_t k = 0; k < tasks_.size(); ++k) {
-    if (tasks_[k]->finished() || tasks_[k]->failed()) continue;
+  for (size_t k = 0; k < works_.size(); ++k) {
+    const Task& task = *works_[k].task();
+    if (task.finished() || task.failed()) continue;
     return InvalidArgumentError("rank ", comm.rank(), ": ", op, ": bucket ", k,
                                 " of the previous round is still in flight (wait for every Work "
                                 "of a round before starting the next)");
@@ -74,9 +75,16 @@ Status RoundTracker::CheckIdle(const Communicator& comm, std::string_view op) co
 }
 
 void RoundTracker::Track(std::span<const Work> works) {
-  tasks_.clear();
+  works_.clear();
   for (const Work& work : works) {
-    if (work.valid()) tasks_.push_back(work.task());
+    if (work.valid()) works_.push_back(work);
+  }
+}
+
+void RoundTracker::WaitAll() {
+  for (Work& work : works_) {
+    Status st = work.Wait();
+    (void)st;  // reported through the caller's Work
   }
 }
 

@@ -56,15 +56,19 @@ Deadline BlockingDeadline(const Communicator& comm, const coll::CollOptions& opt
 Status WaitAll(const Communicator& comm, std::string_view op, std::span<Work> works,
                Deadline deadline);
 
-// The tasks of the last round, kept to refuse a new round while one is in flight.
+// The Works of the last round, kept to refuse a new round while one is in flight (and, for an
+// owner that must not die under them, to wait for them).
 class RoundTracker {
  public:
-  // kInvalidArgument naming the rank and `op` when a task of the last round has not finished.
+  // kInvalidArgument naming the rank and `op` when a Work of the last round has not finished.
   Status CheckIdle(const Communicator& comm, std::string_view op) const;
   void Track(std::span<const Work> works);
+  // Waits for every Work of the last round that has not finished (each within its communicator's
+  // timeout; a stopped one finishes soon). Their errors went to the caller's copies.
+  void WaitAll();
 
  private:
-  std::vector<std::shared_ptr<Task>> tasks_;
+  std::vector<Work> works_;
 };
 
 }  // namespace tidal::optim::internal

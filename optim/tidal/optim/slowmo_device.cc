@@ -22,7 +22,7 @@ Result<std::unique_ptr<DeviceSlowMo>> DeviceSlowMo::Create(Communicator& comm, D
       new DeviceSlowMo(comm, device, x, count, std::move(options)));
   Status st = slowmo->Init();
   if (!st.ok()) {
-    return st.WithContext(StrCat("rank ", comm.rank(), ": ", kOp, " on device ", device.name()));
+    return slowmo->Fail(kOp, st);
   }
   return slowmo;
 }
@@ -79,10 +79,7 @@ Status DeviceSlowMo::Init() {
 
 DeviceSlowMo::~DeviceSlowMo() {
   // The hooks and owner callbacks of a round point into this object: let them finish first.
-  for (Work& work : last_round_) {
-    Status st = work.Wait();
-    (void)st;  // its error went to the caller's Work
-  }
+  round_.WaitAll();
   Status current = device_.UseOrdinal(ordinal_);
   (void)current;  // the calls below fail and log on their own if the GPU is gone
   ReleaseFrom(0, std::numeric_limits<uint64_t>::max());
@@ -114,9 +111,12 @@ void DeviceSlowMo::ReleaseFrom(size_t k, uint64_t round) {
   }
 }
 
+Status DeviceSlowMo::Fail(std::string_view op, const Status& st) const {
+  return st.WithContext(StrCat("rank ", comm_.rank(), ": ", op, " on device ", device_.name()));
+}
+
 Status DeviceSlowMo::Fail(std::string_view op, size_t k, const Status& st) const {
-  return st.WithContext(StrCat("rank ", comm_.rank(), ": ", op, ": bucket ", k, " of ",
-                               shards_.size(), " on device ", device_.name()));
+  return Fail(StrCat(op, ": bucket ", k, " of ", shards_.size()), st);
 }
 
 Result<bool> DeviceSlowMo::AfterInnerStep(float gamma, DeviceStream compute) {
@@ -148,7 +148,7 @@ Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream
   const uint64_t round = static_cast<uint64_t>(outer_steps_) + 1;
   Status st = device_.Record(start_, compute);
   if (st.ok()) st = device_.StreamWait(in_, start_);
-  if (!st.ok()) return Fail(kOp, 0, st);
+  if (!st.ok()) return Fail(kOp, st);
   std::vector<Work> works;
   works.reserve(shards_.size());
   for (size_t k = 0; k < shards_.size(); ++k) {
@@ -175,12 +175,10 @@ Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream
     // that no stream stays gated (their x is left as it was or unspecified).
     ReleaseFrom(k, round);
     round_.Track(works);
-    last_round_ = works;
     ++outer_steps_;
     return Fail(kOp, k, st);
   }
   round_.Track(works);
-  last_round_ = works;
   ++outer_steps_;
   return works;
 }
@@ -191,7 +189,7 @@ Status DeviceSlowMo::OuterStep(float gamma, DeviceStream compute) {
   TIDAL_ASSIGN_OR_RETURN(std::vector<Work> works, OuterStepAsync(gamma, compute));
   TIDAL_RETURN_IF_ERROR(internal::WaitAll(comm_, kOp, works, deadline));
   Status st = WaitAllBuckets(compute);
-  return st.ok() ? st : Fail(kOp, 0, st);
+  return st.ok() ? st : Fail(kOp, st);
 }
 
 Status DeviceSlowMo::WaitBucket(size_t k, DeviceStream stream) {

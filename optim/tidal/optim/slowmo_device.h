@@ -112,6 +112,8 @@ class DeviceSlowMo {
   uint64_t* flag(size_t k) const { return flags_ + k * kFlagStride; }
   // Raises the flags of buckets >= k to `round` (so their gated copies run).
   void ReleaseFrom(size_t k, uint64_t round);
+  // `st` with the rank, `op` (and bucket k of the round) and the device as context.
+  Status Fail(std::string_view op, const Status& st) const;
   Status Fail(std::string_view op, size_t k, const Status& st) const;
   // Whether bucket k's copy into staging landed (the AllReduce's start condition; engine thread).
   Result<bool> Copied(size_t k);
@@ -139,8 +141,7 @@ class DeviceSlowMo {
   float* scratch_ = nullptr;       // device: one owned shard
   int64_t inner_steps_ = 0;
   int64_t outer_steps_ = 0;
-  internal::RoundTracker round_;
-  std::vector<Work> last_round_;  // waited for by the destructor
+  internal::RoundTracker round_;  // the last round's Works: the destructor waits for them
 };
 
 }  // namespace tidal::optim

@@ -1,18 +1,11 @@
 // DeviceBuffer with CUDA: cudaMalloc'd memory and the pattern kernel.
 #include <cuda_runtime.h>
 
+#include "tidal/cuda/cuda_error.cuh"
 #include "tidal/cuda/device_buffer.h"
 
 namespace tidal {
 namespace {
-
-Status CudaError(const char* what, cudaError_t err) {
-  if (err == cudaSuccess) return Status::Ok();
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
-    return UnavailableError(what, ": ", cudaGetErrorString(err));
-  }
-  return IoError(what, ": ", cudaGetErrorString(err), " (CUDA error ", static_cast<int>(err), ")");
-}
 
 __global__ void FillPatternKernel(uint32_t* dst, size_t count, uint32_t rank, uint32_t seed) {
   const size_t stride = static_cast<size_t>(blockDim.x) * gridDim.x;

@@ -20,6 +20,7 @@
 
 #include "tidal/coll/cuda/reduce_cuda.h"
 #include "tidal/coll/cuda/reduce_cuda_math.h"
+#include "tidal/cuda/cuda_error.cuh"
 
 namespace tidal::coll {
 namespace {
@@ -49,14 +50,6 @@ CpuNan MeasureCpuNan() {
 const CpuNan& HostNan() {
   static const CpuNan nan = MeasureCpuNan();
   return nan;
-}
-
-Status CudaError(const char* what, cudaError_t err) {
-  if (err == cudaSuccess) return Status::Ok();
-  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
-    return UnavailableError(what, ": ", cudaGetErrorString(err));
-  }
-  return IoError(what, ": ", cudaGetErrorString(err), " (CUDA error ", static_cast<int>(err), ")");
 }
 
 template <class T>
