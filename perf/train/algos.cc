@@ -1,5 +1,7 @@
 #include "train/algos.h"
 
+#include <fstream>
+#include <mutex>
 #include <utility>
 
 #include "tidal/coll/collectives.h"
@@ -202,8 +204,17 @@ class OverlapAlgo : public Base {
     o.alpha = config_.alpha;
     o.gmf = config_.gmf;
     o.coll = coll_;
+    if (!config_.round_trace.empty()) {
+      // Runs on the engine's thread when each collective finished (CollOptions::on_finish).
+      o.coll.on_finish = [this](const Status&) {
+        std::lock_guard<std::mutex> lock(trace_mu_);
+        finished_.push_back(Clock::now());
+      };
+    }
     TIDAL_ASSIGN_OR_RETURN(overlap_,
                            optim::OverlapLocalSgd::Create(comm_, x_, count_, std::move(o)));
+    std::lock_guard<std::mutex> lock(trace_mu_);
+    finished_.clear();  // Create's broadcast of x (blocking, so already finished)
     return Status::Ok();
   }
   Status Step(float lr) override {
@@ -212,6 +223,10 @@ class OverlapAlgo : public Base {
     const bool sync = itr != 0 && itr % config_.tau == 0;  // the rule of overlap_local_sgd.h
     const auto t0 = Clock::now();
     TIDAL_RETURN_IF_ERROR(overlap_->AfterLocalStep(lr));
+    if (sync && !config_.round_trace.empty()) {
+      arrived_.push_back(t0);
+      issued_.push_back(Clock::now());
+    }
     if (sync) {
       stats_.exposed_s += Since(t0);  // the wait for the previous round plus the issue
       stats_.exposed_rounds += 1;
@@ -219,10 +234,37 @@ class OverlapAlgo : public Base {
     }
     return Status::Ok();
   }
-  Status Finish() override { return overlap_->Finish(); }
+  Status Finish() override {
+    TIDAL_RETURN_IF_ERROR(overlap_->Finish());  // every anchor AllReduce has finished
+    return config_.round_trace.empty() ? Status::Ok() : WriteTrace();
+  }
 
  private:
+  Status WriteTrace() {
+    const std::string path = config_.round_trace + "." + std::to_string(comm_.rank());
+    std::ofstream out(path, std::ios::trunc);
+    const auto us = [](Clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    };
+    std::lock_guard<std::mutex> lock(trace_mu_);
+    out << "round,arrive_us,issued_us,finished_us\n";
+    for (size_t k = 0; k < issued_.size() && k < finished_.size(); ++k) {
+      out << k << "," << us(arrived_[k]) << "," << us(issued_[k]) << "," << us(finished_[k])
+          << "\n";
+    }
+    out.close();
+    if (!out) return IoError("rank ", comm_.rank(), ": cannot write --round-trace ", path);
+    return Status::Ok();
+  }
+
   std::unique_ptr<optim::OverlapLocalSgd> overlap_;
+  // --round-trace: per sync, when the trainer reached it and when it had issued the next anchor
+  // AllReduce; per collective after Create, when it finished (the anchors in order, then Finish's
+  // average).
+  std::vector<Clock::time_point> arrived_;
+  std::vector<Clock::time_point> issued_;
+  std::mutex trace_mu_;
+  std::vector<Clock::time_point> finished_;
 };
 
 template <typename T, typename... Args>
@@ -237,6 +279,9 @@ Result<std::unique_ptr<Algo>> Make(Args&&... args) {
 Result<std::unique_ptr<Algo>> MakeAlgo(Communicator& comm, const AlgoConfig& config, const Mlp& mlp,
                                        float* x, float* g) {
   const size_t d = mlp.num_params();
+  if (!config.round_trace.empty() && config.algo != "overlap") {
+    return InvalidArgumentError("--round-trace applies to --algo overlap only");
+  }
   if (config.bucket_per_layer && config.algo != "slowmo") {
     return InvalidArgumentError("--bucket-per-layer applies to --algo slowmo only");
   }

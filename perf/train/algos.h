@@ -39,6 +39,9 @@ struct AlgoConfig {
   bool bucket_per_layer = false;  // slowmo only
   int probe_every = 4;            // bucket_per_layer: every k-th outer step blocks (to measure it)
   std::chrono::microseconds delay{0};  // per-collective delay of this rank (CollOptions::delay)
+  // overlap: each rank writes its rounds' timeline to "<round_trace>.<rank>" at Finish (CSV:
+  // round, arrive_us, issued_us, finished_us on the host's monotonic clock; see round_trace.sh).
+  std::string round_trace;
 };
 
 // Time spent in the training collectives, as the trainer saw it.

@@ -67,6 +67,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--delay-us", f.delay_us,
                  "each collective of the delayed ranks starts this long after it is issued")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--round-trace", a.round_trace,
+                 "overlap: each rank writes its rounds' timeline (reached, issued, anchor "
+                 "AllReduce finished) to FILE.<rank>; perf/train/round_trace.sh reads them");
   app.add_option("--delay-rank", c.delay_rank, "the rank --delay-us applies to (-1: every rank)");
   app.add_option("--slowdown", f.slowdown,
                  "rank:factor, e.g. 3:2.0: that rank computes factor x "
