@@ -13,7 +13,8 @@
 // (ALGORITHMS.md §0), for the training collectives only (not the initial broadcast of x, not the
 // evaluation's averaging, not Overlap's final drain-and-average).
 //
-// Thread safety: one thread (the trainer's).
+// Thread safety: one thread (the trainer's); only Overlap's --round-trace hook runs on the engine's
+// thread, under its own mutex.
 #pragma once
 
 #include <chrono>

@@ -116,6 +116,48 @@ TEST(TrainTest, EveryAlgorithmRuns) {
   }
 }
 
+// --round-trace: one timeline per rank, a row per anchor AllReduce (syncs at steps 4, 8, ..., 36
+// of 40), each reached before it was issued, and each round's AllReduce finished after the rank
+// reached that sync and before the next sync returned (the pull-back waits for it). The D = 2 ms
+// delay holds every AllReduce back at least 2 ms after its issue.
+TEST(TrainTest, OverlapRoundTrace) {
+  std::string why;
+  if (!Usable(&why)) {
+    GTEST_SKIP() << why;
+  }
+  const std::string base = testing::TempDir() + "train_trace_" + std::to_string(getpid());
+  const ShellResult r =
+      RunTrain("--algo overlap --tau 4 --lr 0.05 --steps 40 --delay-us 2000 --round-trace " + base,
+               base + ".csv");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int rank = 0; rank < 2; ++rank) {
+    SCOPED_TRACE(rank);
+    const std::vector<std::string> lines = ReadLines(base + "." + std::to_string(rank));
+    ASSERT_EQ(lines.size(), 10u) << r.output;  // header + 9 rounds
+    EXPECT_EQ(lines[0], "round,arrive_us,issued_us,finished_us");
+    std::vector<std::vector<long long>> rows;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      std::istringstream in(lines[i]);
+      std::vector<long long> f;
+      for (std::string field; std::getline(in, field, ',');) f.push_back(std::stoll(field));
+      ASSERT_EQ(f.size(), 4u) << lines[i];
+      EXPECT_EQ(f[0], static_cast<long long>(i - 1)) << lines[i];
+      EXPECT_LE(f[1], f[2]) << lines[i];
+      EXPECT_GE(f[3], f[1] + 2000) << lines[i];
+      rows.push_back(f);
+    }
+    for (size_t k = 0; k + 1 < rows.size(); ++k) {
+      EXPECT_LE(rows[k][3], rows[k + 1][2]) << "round " << k << " finished after the next sync";
+    }
+    std::remove((base + "." + std::to_string(rank)).c_str());
+  }
+  std::remove((base + ".csv").c_str());
+  const ShellResult local = RunTrain("--algo local --steps 4 --round-trace " + base, base + ".csv");
+  EXPECT_NE(local.exit_code, 0);
+  EXPECT_NE(local.output.find("--round-trace applies to --algo overlap only"), std::string::npos)
+      << local.output;
+}
+
 TEST(TrainTest, BadFlagsFail) {
   if (access(BinPath("train").c_str(), X_OK) != 0) {
     GTEST_SKIP() << "train not built";

@@ -45,10 +45,6 @@
   X(kTimeoutMs, "TIDAL_TIMEOUT_MS", "300000", "Default deadline of blocking operations, in ms")   \
   X(kSpinUs, "TIDAL_SPIN_US", "100",                                                              \
     "How long a waiter spins with sched_yield before sleeping on the event fd, in us")            \
-  X(kWakeSliceUs, "TIDAL_WAKE_SLICE_US", "100",                                                  \
-    "Time slice tidal asks Linux (6.12+, EEVDF) for on its progress thread and on callers' "      \
-    "threads while they block in a tidal wait, so that their wake-ups preempt busy compute "      \
-    "threads; in us (0: leave threads alone)")                                                     \
   X(kInprocEagerBytes, "TIDAL_INPROC_EAGER_BYTES", "8192",                                        \
     "In-process transport: messages up to this size are copied when posted (eager); larger "      \
     "ones are copied when matched (rendezvous)")                                                  \

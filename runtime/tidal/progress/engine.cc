@@ -8,7 +8,6 @@
 
 #include "tidal/core/check.h"
 #include "tidal/core/logging.h"
-#include "tidal/transport/wake_slice.h"
 
 namespace tidal {
 
@@ -122,10 +121,7 @@ Engine::Turn Engine::AwaitTurn(Task& task, Deadline deadline) {
       continue;
     }
     ++waiters_;
-    {
-      WakeSliceSleep wake_slice;  // wake_slice.h: preempt compute threads when woken
-      cv_.WaitUntil(&mu_, deadline);
-    }
+    cv_.WaitUntil(&mu_, deadline);
     --waiters_;
   }
   mu_.Unlock();
@@ -226,7 +222,6 @@ void Engine::SleepOrYield(Deadline deadline, Clock::time_point* spin_until, int 
     return;
   }
   if (!transport_->Arm()) return;
-  WakeSliceSleep wake_slice;
   pollfd pfd{fd, POLLIN, 0};
   ::poll(&pfd, 1, Deadline::Min(deadline, EarliestWake()).PollTimeoutMs());
 }

@@ -20,9 +20,6 @@
 //   TIDAL_SPIN_US (default 100 us), then the transport is armed and the driver sleeps in poll() on
 //   its event fd. Submissions, deaths and Abort wake it through Transport::Signal(). Under the
 //   cooperative test harness the thread's WaitHook replaces spinning and sleeping.
-// - Wake-ups on a busy host: a thread asleep in the engine (the background thread, a blocked
-//   caller) holds a short time slice (TIDAL_WAKE_SLICE_US, wake_slice.h) until it wakes, so that
-//   it preempts compute threads then instead of waiting for a scheduler tick.
 // - Liveness: a LivenessWatcher (liveness.h) thread learns of deaths from the store and signals the
 //   transport; the driver then calls Transport::FailPeer(r, kUnavailable "rank r died: how") on its
 //   own thread and tells every task (Task::OnDeath), so collectives involving r fail too.

@@ -4,7 +4,6 @@
 #include "tidal/core/check.h"
 #include "tidal/core/logging.h"
 #include "tidal/progress/engine.h"
-#include "tidal/transport/wake_slice.h"
 
 namespace tidal {
 
@@ -31,10 +30,7 @@ void Engine::BackgroundLoop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      while (!shutdown_ && !abort_requested_ && (token_held_ || live_tasks_ == 0)) {
-        WakeSliceSleep wake_slice;  // wake_slice.h: start promptly when work comes
-        cv_.Wait(&mu_);
-      }
+      while (!shutdown_ && !abort_requested_ && (token_held_ || live_tasks_ == 0)) cv_.Wait(&mu_);
       if (shutdown_ || abort_requested_) return;
       token_held_ = true;
     }

@@ -8,14 +8,11 @@
 
 #include "tidal/core/knobs.h"
 #include "tidal/core/logging.h"
-#include "tidal/transport/wake_slice.h"
 
 namespace tidal {
 namespace {
 
 thread_local WaitHookSlot t_wait_hook;
-
-constexpr std::chrono::microseconds kMaxMemorySleep{200};
 
 // Sleeps on the transport's event fd until it is readable or the deadline passes. Returns
 // immediately when the transport has work pending (Arm() refused).
@@ -26,7 +23,6 @@ void SleepOnEventFd(Transport& transport, Deadline deadline) {
     return;
   }
   if (!transport.Arm()) return;
-  WakeSliceSleep wake_slice;
   pollfd pfd{fd, POLLIN, 0};
   ::poll(&pfd, 1, deadline.PollTimeoutMs());
 }
@@ -79,13 +75,8 @@ void MemoryWaitBackoff::Pause() {
     }
     sleep_ = std::chrono::microseconds(10);
   }
-  // The short wake-up slice (wake_slice.h) only while the sleeps are short, when the peer is
-  // likely mid-copy: once they reach their cap the peer is away computing, and a sleeper that
-  // preempted it 5000 times a second would slow it down (measured: Overlap Local-SGD 10% slower).
-  WakeSliceSleep wake_slice(sleep_ < kMaxMemorySleep ? WakeSliceFromEnv()
-                                                     : std::chrono::microseconds(0));
   std::this_thread::sleep_for(sleep_);
-  sleep_ = std::min(sleep_ * 2, kMaxMemorySleep);
+  sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(200));
 }
 
 WaitPolicy WaitPolicy::FromEnv() {
