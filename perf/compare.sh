@@ -68,13 +68,8 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$(dirname "$0")/.."
-. perf/lib.sh  # median, val
-for tool in tidalrun all_reduce_perf; do
-  if [ ! -x "$build/bin/$tool" ]; then
-    echo "compare: $build/bin/$tool not found (tools/build.sh release, or pass --build DIR)" >&2
-    exit 1
-  fi
-done
+. perf/lib.sh  # median, val, need_bins
+need_bins "$build/bin" tidalrun all_reduce_perf
 for peer in $peers; do
   case "$peer" in
     tidal|ompi|ompi_yield|ompi_ucx|ompi_ucx_yield|gloo|gloo_legacy|memcpy) ;;

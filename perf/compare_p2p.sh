@@ -36,13 +36,8 @@ while getopts "B:s:r:n:w:t:m:h" opt; do
 done
 
 cd "$(dirname "$0")/.."
-. perf/lib.sh  # median, val
-for tool in tidalrun p2p_perf; do
-  if [ ! -x "$build/bin/$tool" ]; then
-    echo "compare_p2p: $build/bin/$tool not found (build it, or pass -B <build dir>)" >&2
-    exit 1
-  fi
-done
+. perf/lib.sh  # median, val, need_bins
+need_bins "$build/bin" tidalrun p2p_perf
 if ! command -v ucx_perftest >/dev/null 2>&1; then
   echo "compare_p2p: installing ucx-utils (ucx_perftest)" >&2
   sudo_cmd=""

@@ -223,11 +223,11 @@ class OverlapAlgo : public Base {
     const bool sync = itr != 0 && itr % config_.tau == 0;  // the rule of overlap_local_sgd.h
     const auto t0 = Clock::now();
     TIDAL_RETURN_IF_ERROR(overlap_->AfterLocalStep(lr));
-    if (sync && !config_.round_trace.empty()) {
-      arrived_.push_back(t0);
-      issued_.push_back(Clock::now());
-    }
     if (sync) {
+      if (!config_.round_trace.empty()) {
+        arrived_.push_back(t0);
+        issued_.push_back(Clock::now());
+      }
       stats_.exposed_s += Since(t0);  // the wait for the previous round plus the issue
       stats_.exposed_rounds += 1;
       CountRound();

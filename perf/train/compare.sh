@@ -33,6 +33,7 @@
 # 127.0.0.1 only (tidalrun). Exit status 1 when a run failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. perf/lib.sh  # need_bins
 
 ranks=8
 epochs=10
@@ -65,12 +66,7 @@ if [ "$quick" = 1 ]; then
 fi
 
 bin="$build/bin"
-for tool in tidalrun train; do
-  if [ ! -x "$bin/$tool" ]; then
-    echo "compare.sh: $bin/$tool missing (build it: tools/build.sh release; train needs libopenblas-dev)" >&2
-    exit 1
-  fi
-done
+need_bins "$bin" tidalrun train
 mkdir -p "$out/csv" "$out/log"
 : > "$out/runs.tsv"
 

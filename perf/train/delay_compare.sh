@@ -43,7 +43,7 @@
 # bounded by a timeout; ranks talk over 127.0.0.1 only (tidalrun). Exit status 1 when a run failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. perf/lib.sh  # median, val
+. perf/lib.sh  # median, val, need_bins
 
 ranks=8
 epochs=10
@@ -83,12 +83,7 @@ if [ "$quick" = 1 ]; then
 fi
 
 bin="$build/bin"
-for tool in tidalrun train; do
-  if [ ! -x "$bin/$tool" ]; then
-    echo "delay_compare.sh: $bin/$tool missing (build it: tools/build.sh release)" >&2
-    exit 1
-  fi
-done
+need_bins "$bin" tidalrun train
 mkdir -p "$out/csv" "$out/log"
 : > "$out/runs.tsv"
 timeout_s=$(( 600 + 120 * epochs ))

@@ -19,7 +19,7 @@
 # Every run is bounded by a timeout and talks over 127.0.0.1 only (tidalrun).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. perf/lib.sh  # median, val
+. perf/lib.sh  # median, val, need_bins
 
 ranks=8
 rounds=5
@@ -45,9 +45,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin="$build/bin"
-for tool in tidalrun train; do
-  [ -x "$bin/$tool" ] || { echo "delay_sweep.sh: $bin/$tool missing (tools/build.sh release)" >&2; exit 1; }
-done
+need_bins "$bin" tidalrun train
 mkdir -p "$out"
 timeout_s=300
 # shellcheck disable=SC2086
