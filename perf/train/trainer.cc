@@ -1,8 +1,5 @@
 #include "train/trainer.h"
 
-#include <sched.h>
-#include <sys/resource.h>
-#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -232,30 +229,9 @@ Status TrainStep(State& s, int64_t step, std::vector<float>& xb, std::vector<uin
       layer_status = s.algo->BeforeLayer(layer);
     }
   };
-  // EXPERIMENT (removed in the next commit): XP_IDLE=s runs forward/backward at SCHED_IDLE and the
-  // rest at SCHED_OTHER (switching back needs CAP_SYS_NICE); p: SCHED_IDLE throughout; n: nice 19;
-  // b: SCHED_BATCH. results/compute_priority_2026-11-26.txt has what it measured.
-  static const char* xp = std::getenv("XP_IDLE");
-  static const bool idle_compute = xp != nullptr && xp[0] == 's';
-  static bool once = false;
-  if (xp != nullptr && !once) {
-    once = true;
-    sched_param sp{};
-    if (xp[0] == 'p') sched_setscheduler(0, SCHED_IDLE, &sp);
-    if (xp[0] == 'n') setpriority(PRIO_PROCESS, 0, 19);
-    if (xp[0] == 'b') sched_setscheduler(0, SCHED_BATCH, &sp);
-  }
-  if (idle_compute) {
-    sched_param sp{};
-    sched_setscheduler(0, SCHED_IDLE, &sp);
-  }
   const float loss = s.mlp->Forward(s.x, xb.data(), yb.data(), c.batch, before);
   TIDAL_RETURN_IF_ERROR(layer_status);
   s.mlp->Backward(s.x, xb.data(), s.g);
-  if (idle_compute) {
-    sched_param sp{};
-    if (sched_setscheduler(0, SCHED_OTHER, &sp) != 0) std::abort();
-  }
   if (s.comm->rank() == c.slow_rank && c.slow_factor > 1) {
     const double compute = Seconds(Clock::now() - t0);
     std::this_thread::sleep_for(std::chrono::duration<double>((c.slow_factor - 1) * compute));

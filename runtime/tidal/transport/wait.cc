@@ -4,7 +4,6 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <thread>
 
 #include "tidal/core/knobs.h"
@@ -68,9 +67,7 @@ void MemoryWaitBackoff::Pause() {
     // microseconds for megabytes); sleeping then makes the ranks take turns sleeping. Only a wait
     // of milliseconds means the peer is away (computing), and then the CPU is better given up.
     if (yield_until_ == Clock::time_point{}) {
-      // EXPERIMENT (removed in the next commit): XP_YIELD_US, XP_CAP_US.
-      static const long xp = std::getenv("XP_YIELD_US") ? std::atol(std::getenv("XP_YIELD_US")) : 5000;
-      yield_until_ = now + std::max<Clock::duration>(policy_.spin, std::chrono::microseconds(xp));
+      yield_until_ = now + std::max<Clock::duration>(policy_.spin, std::chrono::milliseconds(5));
     }
     if (now < yield_until_) {
       sched_yield();
@@ -79,8 +76,7 @@ void MemoryWaitBackoff::Pause() {
     sleep_ = std::chrono::microseconds(10);
   }
   std::this_thread::sleep_for(sleep_);
-  static const long cap = std::getenv("XP_CAP_US") ? std::atol(std::getenv("XP_CAP_US")) : 200;
-  sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(cap));
+  sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(200));
 }
 
 WaitPolicy WaitPolicy::FromEnv() {
