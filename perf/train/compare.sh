@@ -33,7 +33,7 @@
 # 127.0.0.1 only (tidalrun). Exit status 1 when a run failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. perf/lib.sh  # need_bins
+. perf/lib.sh  # need_bins, best_lr
 
 ranks=8
 epochs=10
@@ -107,10 +107,6 @@ run() {  # run <candidate> <lr> <seed>
   fi
 }
 
-field() {  # field <key> < summary lines -> values
-  grep -o "$1=[^ ]*" | cut -d= -f2
-}
-
 echo "== tuning on seed 0: $ranks ranks, $epochs epochs, lr in {$lrs}"
 for lr in $lrs; do
   for cand in $cands; do run "$cand" "$lr" 0; done
@@ -118,11 +114,7 @@ done
 
 declare -A best_lr
 for cand in $cands; do
-  best_lr[$cand]=$(awk -F'\t' -v c="$cand" '$1 == c && $3 == 0 {
-      match($4, /full_train_loss=[^ ]*/); l = substr($4, RSTART + 16, RLENGTH - 16) + 0;
-      match($4, /test_acc=[^ ]*/); a = substr($4, RSTART + 9, RLENGTH - 9) + 0;
-      if (l == l && (best == "" || l < bl || (l == bl && a > ba))) { best = $2; bl = l; ba = a } }
-      END { print best }' "$out/runs.tsv")
+  best_lr[$cand]=$(best_lr "$out/runs.tsv" "$cand")
   echo "  $cand: lr ${best_lr[$cand]:-none}"
 done
 

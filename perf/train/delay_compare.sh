@@ -43,7 +43,7 @@
 # bounded by a timeout; ranks talk over 127.0.0.1 only (tidalrun). Exit status 1 when a run failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-. perf/lib.sh  # median, val, need_bins
+. perf/lib.sh  # median, val, need_bins, best_lr
 
 ranks=8
 epochs=10
@@ -156,11 +156,7 @@ for lr in $lrs; do
 done
 declare -A best_lr
 for cand in $cands; do
-  best_lr[$cand]=$(awk -F'\t' -v c="$cand" '$1 == c && $3 == 0 {
-      match($4, /full_train_loss=[^ ]*/); l = substr($4, RSTART + 16, RLENGTH - 16) + 0;
-      match($4, /test_acc=[^ ]*/); a = substr($4, RSTART + 9, RLENGTH - 9) + 0;
-      if (l == l && (best == "" || l < bl || (l == bl && a > ba))) { best = $2; bl = l; ba = a } }
-      END { print best }' "$out/runs.tsv")
+  best_lr[$cand]=$(best_lr "$out/runs.tsv" "$cand")
   echo "  $cand: lr ${best_lr[$cand]:-none}"
 done
 if [ -z "${best_lr[localD]}" ]; then

@@ -94,7 +94,7 @@ for ((r = 0; r < rounds; r++)); do
     line[$name]=$(run "${name}_r$r" ${args[$name]})
     ms[$name]=$(echo "${line[$name]}" | val ms_per_step)
   done
-  hidden=$(grep -o '[0-9.-]*% hidden' "$out/bucketed_r$r.log" | tr -d '% hidden' || echo nan)
+  hidden=$(grep -o '[0-9.-]*% hidden' "$out/bucketed_r$r.log" | sed 's/% hidden//' || echo nan)
   awk -v r="$r" -v a="${ms[local]}" -v b="${ms[slowmo]}" -v bk="${ms[bucketed]}" \
       -v c="${ms[overlapD]}" -v d="${ms[localD]}" -v D="$delay_us" -v tau="$tau" -v h="$hidden" 'BEGIN {
     extra = (d - a) / (D / 1000 / tau)
