@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_fixture.h"
 #include "tidal/coll/cuda/reduce_cuda.h"
 #include "tidal/coll/reduce.h"
 
@@ -38,51 +39,20 @@ std::vector<unsigned char> Pattern(size_t bytes) {
   return buf;
 }
 
-// Device buffers and timing events for one benchmark; frees them on scope exit.
-class Fixture {
- public:
-  Fixture(size_t bytes, size_t buffers) : ptrs_(buffers, nullptr) {
-    ok_ = cudaStreamCreate(&stream_) == cudaSuccess && cudaEventCreate(&start_) == cudaSuccess &&
-          cudaEventCreate(&stop_) == cudaSuccess;
-    const std::vector<unsigned char> host = Pattern(bytes);
-    for (void*& p : ptrs_) {
-      ok_ = ok_ && cudaMalloc(&p, bytes) == cudaSuccess &&
-            cudaMemcpy(p, host.data(), bytes, cudaMemcpyHostToDevice) == cudaSuccess;
-    }
-  }
-  ~Fixture() {
-    for (void* p : ptrs_) cudaFree(p);
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-    cudaStreamDestroy(stream_);
-  }
-  Fixture(const Fixture&) = delete;
-  Fixture& operator=(const Fixture&) = delete;
+using Fixture = tidal::perf::CudaFixture;
 
-  bool ok() const { return ok_; }
-  void* ptr(size_t i) const { return ptrs_[i]; }
-  cudaStream_t stream() const { return stream_; }
-  void Start() const { cudaEventRecord(start_, stream_); }
-  // Seconds since Start(), after the stream's work so far has finished.
-  double Stop() const {
-    cudaEventRecord(stop_, stream_);
-    cudaEventSynchronize(stop_);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start_, stop_);
-    return static_cast<double>(ms) / 1e3;
+// A fixture of `buffers` buffers of `bytes`, each filled with Pattern(bytes).
+bool FillAll(Fixture& fx, size_t buffers) {
+  const std::vector<unsigned char> host = Pattern(fx.bytes());
+  for (size_t i = 0; i < buffers; ++i) {
+    if (!fx.Fill(i, host.data())) return false;
   }
-
- private:
-  std::vector<void*> ptrs_;
-  cudaStream_t stream_ = nullptr;
-  cudaEvent_t start_ = nullptr;
-  cudaEvent_t stop_ = nullptr;
-  bool ok_ = false;
-};
+  return true;
+}
 
 void BenchMemcpyD2D(benchmark::State& state, size_t bytes) {
   Fixture fx(bytes, 2);
-  if (!fx.ok()) {
+  if (!FillAll(fx, 2)) {
     state.SkipWithError("cudaMalloc/cudaStreamCreate failed");
     return;
   }
@@ -106,13 +76,13 @@ bool ResultMatchesReference(const Fixture& fx, DataType type, ReduceOp op, size_
   if (!tidal::coll::ReduceReference(type, op, want.data(), in.data(), in.data(), count).ok()) {
     return false;
   }
-  if (cudaMemcpy(got.data(), fx.ptr(2), bytes, cudaMemcpyDeviceToHost) != cudaSuccess) return false;
+  if (!fx.Read(2, got.data())) return false;
   return std::memcmp(got.data(), want.data(), bytes) == 0;
 }
 
 void BenchReduce(benchmark::State& state, DataType type, ReduceOp op, size_t bytes) {
   Fixture fx(bytes, 3);  // a, b, out
-  if (!fx.ok()) {
+  if (!FillAll(fx, 3)) {
     state.SkipWithError("cudaMalloc/cudaStreamCreate failed");
     return;
   }

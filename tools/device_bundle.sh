@@ -23,7 +23,7 @@ fi
 command -v nvcc >/dev/null || { echo "device_bundle.sh: nvcc not found" >&2; exit 1; }
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTIDAL_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null
-tools=(cuda_tests outer_overlap_perf reduce_cuda_bench tidalrun)
+tools=(cuda_tests outer_overlap_perf reduce_cuda_bench optim_cuda_bench tidalrun)
 cmake --build "$build" --target "${tools[@]}"
 
 out=.device
