@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device_bundle.sh: packs the GPU checks into .device/ (ignored by git) so that a machine with a
 # GPU but without tidal's build dependencies (UCX, hwloc, GoogleTest) runs them as they are: the
-# CUDA test binary, the GPU perf tools, tidalrun, every shared library they load (glibc and its
+# CUDA test binary, the GPU perf tools, tidalrun and all_reduce_perf (a check of the host runtime), every shared library they load (glibc and its
 # loader included, so the host's C library version does not matter; the CUDA driver is the host's)
 # and UCX's transport modules. tools/device_check.sh, copied in, runs them there.
 #
@@ -23,7 +23,7 @@ fi
 command -v nvcc >/dev/null || { echo "device_bundle.sh: nvcc not found" >&2; exit 1; }
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTIDAL_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null
-tools=(cuda_tests outer_overlap_perf reduce_cuda_bench optim_cuda_bench tidalrun)
+tools=(cuda_tests outer_overlap_perf reduce_cuda_bench optim_cuda_bench tidalrun all_reduce_perf)
 cmake --build "$build" --target "${tools[@]}"
 
 out=.device

@@ -8,8 +8,9 @@
 #   2. optim_cuda_bench: the CUDA optimizer kernels' GB/s beside cudaMemcpy (after a bit-for-bit
 #      check against ref::)
 #   3. reduce_cuda_bench: the CUDA reduction kernels' GB/s beside cudaMemcpy device-to-device
-#   4. outer_overlap_perf under tidalrun -n 2 and -n 4, with light (20 kernels per layer) and heavy
-#      (200) compute: the fraction of the outer step hidden
+#   4. all_reduce_perf under tidalrun -n 2 (the host runtime works there), then outer_overlap_perf
+#      under tidalrun -n 2 and -n 4, with light (20 kernels per layer) and heavy (200) compute: the
+#      fraction of the outer step hidden; the first failure skips the rest
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-/tmp/tidal_device}"
@@ -37,17 +38,24 @@ if grep -q '^\[  SKIPPED \]' "$out/cuda_tests.txt"; then
   status=1
 fi
 for bench in optim_cuda_bench reduce_cuda_bench; do
-  timeout 90 "$wrap" "$here/bin/$bench" --benchmark_min_time=0.05s > "$out/$bench.txt" 2>&1 ||
+  timeout 90 "$wrap" "$here/bin/$bench" --benchmark_min_time=0.05 > "$out/$bench.txt" 2>&1 ||
     { echo "device_check: $bench failed"; status=1; }
 done
 grep -E '^(memcpy|optim_cuda)' "$out/optim_cuda_bench.txt"
 : > "$out/outer_overlap.txt"
-for reps in 20 200; do
+runs=("all_reduce_perf -b 8 -e 4M -f 8" "outer_overlap_perf --layer-reps 20 --rounds 5 --iters 8"
+  "outer_overlap_perf --layer-reps 200 --rounds 5 --iters 8")
+for run in "${runs[@]}"; do
+  read -r -a argv <<< "$run"
   for n in 2 4; do
-    echo "## tidalrun -n $n outer_overlap_perf --layer-reps $reps" >> "$out/outer_overlap.txt"
-    timeout 60 "$wrap" "$here/bin/tidalrun" -n "$n" --timeout 55 "$wrap" \
-      "$here/bin/outer_overlap_perf" --layer-reps "$reps" --rounds 5 --iters 8 \
-      >> "$out/outer_overlap.txt" 2>&1 || { echo "device_check: outer_overlap n=$n failed"; status=1; }
+    [ "${argv[0]}" = all_reduce_perf ] && [ "$n" = 4 ] && continue
+    echo "## tidalrun -n $n $run" >> "$out/outer_overlap.txt"
+    if ! timeout 60 "$wrap" "$here/bin/tidalrun" -n "$n" --timeout 55 "$wrap" \
+        "$here/bin/${argv[0]}" "${argv[@]:1}" >> "$out/outer_overlap.txt" 2>&1; then
+      echo "device_check: tidalrun -n $n $run failed; skipping the rest"
+      status=1
+      break 2
+    fi
   done
 done
 grep -E '^(##|#|median)' "$out/outer_overlap.txt"

@@ -1,7 +1,9 @@
 // DeviceSlowMo (tidal/optim/slowmo_device.h) on the real CUDA device (device.h CudaDevice()):
 // x in GPU memory, inner steps uploaded on the trainer's stream, outer steps through the staged
-// pipeline, compared bit for bit with host SlowMo on the same data for world sizes 1-3 (ranks are
-// threads sharing the GPU, in-process transport). Also the WaitFlag gate and CudaDevice()'s
+// pipeline, compared bit for bit with host SlowMo on the same data for world sizes 1, 2, 3 and 5
+// (ranks are threads sharing the GPU, in-process transport: from 3 ranks on, their streams exceed
+// CUDA's 8 hardware queues, which once deadlocked a GPU-side wait), and the trainer's per-bucket
+// loop (OuterStepAsync, then WaitBucket(k) before "layer" k reads bucket k). Also CudaDevice()'s
 // refusal without CUDA or a GPU. Skips the GPU cases when no GPU is visible; the multirank tests
 // run the same pipeline on the emulated device everywhere.
 #include <gtest/gtest.h>
@@ -49,44 +51,6 @@ TEST(CudaDeviceTest, RefusesWithoutCudaOrGpu) {
       << device.status().ToString();
 }
 
-// A stream gated by WaitFlag holds back the copy behind it until the host raises the flag.
-TEST(CudaDeviceTest, WaitFlagHoldsTheStreamUntilTheHostRaisesTheFlag) {
-  std::string why;
-  if (!GpuVisible(&why)) GTEST_SKIP() << why;
-  Device& device = **CudaDevice();
-  Result<DeviceStream> stream = device.CreateStream();
-  ASSERT_OK(stream);
-  Result<DeviceEvent> event = device.CreateEvent();
-  ASSERT_OK(event);
-  Result<void*> host = device.AllocateHost(4096);
-  ASSERT_OK(host);
-  Result<void*> dev = device.Allocate(4096);
-  ASSERT_OK(dev);
-  auto* flag = static_cast<uint64_t*>(*host);
-  float* data = static_cast<float*>(*host) + 64;
-  StoreHostFlag(flag, 0);
-  for (int i = 0; i < 16; ++i) data[i] = static_cast<float>(i);
-  ASSERT_OK(device.WaitFlag(*stream, flag, 3));
-  ASSERT_OK(device.CopyAsync(*dev, data, 16 * sizeof(float), *stream));
-  ASSERT_OK(device.Record(*event, *stream));
-  for (int k = 0; k < 20; ++k) {
-    Result<bool> done = device.Query(*event);
-    ASSERT_OK(done);
-    ASSERT_FALSE(*done) << "the stream passed a flag still at 0";
-  }
-  for (int i = 0; i < 16; ++i) data[i] = static_cast<float>(100 + i);  // written before the flag
-  StoreHostFlag(flag, 3);
-  ASSERT_OK(device.Synchronize(*event));
-  std::vector<float> back(16);
-  ASSERT_OK(device.CopyAsync(data, *dev, 16 * sizeof(float), *stream));
-  ASSERT_OK(device.SynchronizeStream(*stream));
-  for (int i = 0; i < 16; ++i) EXPECT_EQ(data[i], static_cast<float>(100 + i));
-  device.Free(*dev);
-  device.FreeHost(*host);
-  device.DestroyEvent(*event);
-  device.DestroyStream(*stream);
-}
-
 float Start(int rank, size_t i) {
   return static_cast<float>(i % 251) * 0.03125f - 3.0f + 100.0f * static_cast<float>(rank);
 }
@@ -98,7 +62,7 @@ float Delta(int rank, size_t i, int step) {
 TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
   std::string why;
   if (!GpuVisible(&why)) GTEST_SKIP() << why;
-  for (int n : {1, 2, 3}) {
+  for (int n : {1, 2, 3, 5}) {
     testing::WorldOptions world;
     world.size = n;
     world.mode = testing::Mode::kThreads;
@@ -163,6 +127,79 @@ TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
       }
     });
   }
+}
+
+// The trainer's loop of outer_overlap_perf on the GPU, 4 ranks in one process: OuterStepAsync,
+// then per bucket WaitBucket(k, compute) and a "layer" on the compute stream that reads bucket k
+// (a copy into page-locked memory), with the Works waited only after every layer was queued. Each
+// layer must read x_{t+1,0} of its bucket, equal to host SlowMo's bit for bit, over 4 rounds.
+TEST(DeviceSlowMoCudaTest, LayerAfterWaitBucketReadsTheNewParameters) {
+  std::string why;
+  if (!GpuVisible(&why)) GTEST_SKIP() << why;
+  testing::WorldOptions world;
+  world.size = 4;
+  world.mode = testing::Mode::kThreads;
+  RunWorld(world, [&](RankEnv& env) {
+    std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+    ASSERT_NE(comm, nullptr);
+    Device& device = **CudaDevice();
+    const size_t count = 100003;
+    const size_t bytes = count * sizeof(float);
+    Result<void*> x = device.Allocate(bytes);
+    Result<void*> pinned = device.AllocateHost(bytes);
+    Result<void*> seen = device.AllocateHost(bytes);
+    Result<DeviceStream> compute = device.CreateStream();
+    ASSERT_OK(x);
+    ASSERT_OK(pinned);
+    ASSERT_OK(seen);
+    ASSERT_OK(compute);
+    auto* staged = static_cast<float*>(*pinned);
+    auto* layers = static_cast<float*>(*seen);
+    std::vector<float> host(count);
+    for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
+    std::memcpy(staged, host.data(), bytes);
+    ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
+    ASSERT_OK(device.SynchronizeStream(*compute));
+    SlowMoOptions options;
+    options.alpha = 0.75f;
+    options.beta = 0.5f;
+    options.tau = 1;
+    options.buckets = {Bucket{0, 30011}, Bucket{30011, 40000}, Bucket{70011, count - 70011}};
+    auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
+    ASSERT_OK(host_slowmo);
+    {
+      auto created = DeviceSlowMo::Create(*comm, device, static_cast<float*>(*x), count, options);
+      ASSERT_OK(created);
+      for (int round = 0; round < 4; ++round) {
+        for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, round);
+        std::memcpy(staged, host.data(), bytes);
+        ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
+        Result<std::vector<Work>> works = (*created)->OuterStepAsync(0.1f, *compute);
+        ASSERT_OK(works);
+        for (size_t k = 0; k < options.buckets.size(); ++k) {
+          const Bucket& b = options.buckets[k];
+          ASSERT_OK((*created)->WaitBucket(k, *compute));
+          ASSERT_OK(device.CopyAsync(layers + b.begin, static_cast<float*>(*x) + b.begin,
+                                     b.count * sizeof(float), *compute));
+        }
+        for (Work& w : *works) ASSERT_OK(w.Wait(env.deadline()));
+        ASSERT_OK(device.SynchronizeStream(*compute));
+        ASSERT_OK((*host_slowmo)->OuterStep(0.1f));
+        size_t bad = 0;
+        for (size_t i = 0; i < count; ++i) {
+          if (std::memcmp(&layers[i], &host[i], sizeof(float)) != 0 && ++bad <= 3) {
+            ADD_FAILURE() << "round " << round << " element " << i << ": layer read " << layers[i]
+                          << ", host SlowMo has " << host[i];
+          }
+        }
+        ASSERT_EQ(bad, 0u);
+      }
+    }
+    device.DestroyStream(*compute);
+    device.FreeHost(*seen);
+    device.FreeHost(*pinned);
+    device.Free(*x);
+  });
 }
 
 }  // namespace

@@ -238,15 +238,10 @@ Status EmulatedDevice::SynchronizeStream(DeviceStream stream) {
   return WaitUntil([s] { return s->ops.empty(); }, "SynchronizeStream");
 }
 
-Status EmulatedDevice::WaitFlag(DeviceStream stream, const uint64_t* flag, uint64_t value) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!Inside(flag, sizeof(uint64_t))) {
-      return InvalidArgumentError("EmulatedDevice: WaitFlag: the flag is not page-locked memory");
-    }
-  }
-  return Push(stream, Op{"wait for a host flag to reach " + std::to_string(value),
-                         [flag, value] { return optim::LoadHostFlag(flag) >= value; }, nullptr});
+Status EmulatedDevice::Gate(DeviceStream stream, const std::atomic<bool>* open) {
+  if (open == nullptr) return InvalidArgumentError("EmulatedDevice: Gate on a null flag");
+  return Push(stream, Op{"wait for the test's gate to open",
+                         [open] { return open->load(std::memory_order_acquire); }, nullptr});
 }
 
 Status EmulatedDevice::SlowMoShardUpdate(float alpha, float beta, float gamma, float* shard,

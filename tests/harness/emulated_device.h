@@ -11,12 +11,14 @@
 // kInvalidArgument instead of silently working on host memory; Synchronize fails with
 // kTimedOut (naming the blocked operation) instead of hanging when a stream cannot
 // proceed; every allocation must be freed (live_bytes()). Tests add their own device work
-// (Enqueue) and gates (a host flag via WaitFlag), and can make Query fail (FailQueries).
+// (Enqueue) and gates (Gate: a stream held until the test opens it), and can make Query fail
+// (FailQueries).
 //
 // Thread safety: every method is thread-safe (one mutex); operations run on whichever thread
 // called in, under that mutex.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,10 +58,12 @@ class EmulatedDevice final : public optim::Device {
   Result<bool> Query(optim::DeviceEvent event) override;
   Status Synchronize(optim::DeviceEvent event) override;
   Status SynchronizeStream(optim::DeviceStream stream) override;
-  Status WaitFlag(optim::DeviceStream stream, const uint64_t* flag, uint64_t value) override;
   Status SlowMoShardUpdate(float alpha, float beta, float gamma, float* shard, float* x0, float* u,
                            size_t n, optim::DeviceStream stream) override;
 
+  // Test work on `stream` after this call waits until *open is true (a trainer's kernel that takes
+  // a while). REQUIRES: open outlives the wait.
+  Status Gate(optim::DeviceStream stream, const std::atomic<bool>* open);
   // Test work on `stream` (a "kernel" of the trainer): runs `fn` in stream order.
   Status Enqueue(optim::DeviceStream stream, std::string what, std::function<void()> fn);
   // From now on Query returns `error` (an injected device failure); Ok() stops it.

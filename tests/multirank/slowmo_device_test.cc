@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -240,11 +241,8 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
       DeviceSlowMo& slowmo = *pair.device_slowmo;
 
       // The inner step waits on the device behind a gate the test opens later.
-      Result<void*> gate_mem = device.AllocateHost(sizeof(uint64_t));
-      ASSERT_OK(gate_mem);
-      auto* gate = static_cast<uint64_t*>(*gate_mem);
-      StoreHostFlag(gate, 0);
-      ASSERT_OK(device.WaitFlag(params.compute(), gate, 1));
+      std::atomic<bool> gate{false};
+      ASSERT_OK(device.Gate(params.compute(), &gate));
       params.InnerStep(env.rank(), 0);
       for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, 0);
 
@@ -257,7 +255,7 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
         ASSERT_OK(done);
         EXPECT_FALSE(*done) << "bucket " << k;
       }
-      StoreHostFlag(gate, 1);
+      gate.store(true, std::memory_order_release);
 
       // Bucket 0 first: once its Work finished, a stream waiting on bucket 0 alone proceeds.
       ASSERT_OK((*works)[0].Wait(env.deadline()));
@@ -274,7 +272,6 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
       ASSERT_OK(slowmo.WaitAllBuckets(params.compute()));
       ASSERT_OK(pair.host_slowmo->OuterStep(0.1f));
       ExpectBitEqual(params.Download(), host, "after the gated inner step");
-      device.FreeHost(gate);
     }
     EXPECT_EQ(device.live_bytes(), 0u);
   });
@@ -327,8 +324,9 @@ TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
 }
 
 // A device failure while the engine waits for a bucket's input fails that bucket's Work with the
-// device's error, naming the rank, and leaves no stream gated: the trainer's stream still drains.
-TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndReleasesTheStreams) {
+// device's error, naming the rank; no copy back is queued, so x keeps its values on every rank,
+// WaitBucket returns the error and the trainer's streams still drain.
+TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndLeavesXAsItWas) {
   WorldOptions world = World(2);
   world.timeout = std::chrono::milliseconds(1'000);
   RunWorld(world, [&](RankEnv& env) {
@@ -342,6 +340,7 @@ TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndReleasesTheStreams) {
       DeviceParams params(device, count);
       auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, Options(1, {}));
       ASSERT_OK(created);
+      const std::vector<float> before = params.Download();
       if (env.rank() == 1)
         device.FailQueries(IoError("cudaEventQuery: unspecified launch failure"));
       Status st = (*created)->OuterStep(0.1f, params.compute());
@@ -353,14 +352,18 @@ TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndReleasesTheStreams) {
         EXPECT_NE(st.message().find("rank 1"), std::string::npos) << st.ToString();
       }
       device.FailQueries(Status::Ok());
-      if (env.rank() == 1) {
-        // The failed bucket's gated copy was released: a stream waiting on it drains.
-        Result<DeviceStream> side = device.CreateStream();
-        ASSERT_OK(side);
-        ASSERT_OK((*created)->WaitBucket(0, *side));
-        EXPECT_OK(device.SynchronizeStream(*side));
-        device.DestroyStream(*side);
-      }
+      Result<DeviceStream> side = device.CreateStream();
+      ASSERT_OK(side);
+      Status waited = (*created)->WaitBucket(0, *side);
+      EXPECT_FALSE(waited.ok());
+      EXPECT_NE(waited.message().find("rank " + std::to_string(env.rank())), std::string::npos)
+          << waited.ToString();
+      EXPECT_NE(waited.message().find("bucket 0"), std::string::npos) << waited.ToString();
+      EXPECT_FALSE((*created)->BucketDone(0).ok());
+      EXPECT_OK(device.SynchronizeStream(*side));
+      EXPECT_OK(device.SynchronizeStream(params.compute()));
+      device.DestroyStream(*side);
+      ExpectBitEqual(params.Download(), before, "x after a failed outer step");
     }
     EXPECT_EQ(device.live_bytes(), 0u);
   });

@@ -1,6 +1,7 @@
 // Device: the GPU runtime operations that the staged outer steps (slowmo_device.h) need — streams,
-// events, device and page-locked host memory, asynchronous copies, a stream that waits for a
-// host-written flag, and the SlowMo owner kernel — behind one interface. CudaDevice() is the real
+// events, device and page-locked host memory, asynchronous copies and the SlowMo owner kernel —
+// behind one interface. Nothing here makes the GPU wait for the host: every operation queued on a
+// stream finishes on its own (slowmo_device.h says why). CudaDevice() is the real
 // one (device_cuda.cu); tests also run the staging pipeline on an emulation that keeps "device"
 // memory on the host and runs each stream's operations in order (tests/harness/emulated_device.h),
 // so the pipeline's ordering is checked on machines without a GPU.
@@ -10,7 +11,7 @@
 // Synchronize(e) refer to e's most recent Record at the time of the call, and an event never
 // recorded counts as complete. Streams do not synchronize with CUDA's legacy default stream.
 // Memory from AllocateHost is page-locked and mapped: the host reads and writes it as ordinary
-// memory, copies to and from it are truly asynchronous, and WaitFlag's flag lives in it.
+// memory and copies to and from it are truly asynchronous.
 //
 // Errors: kInvalidArgument for null handles or pointers with bytes > 0; kUnavailable without a
 // visible GPU; kIoError naming the CUDA call and its error string; kNotSupported when built
@@ -21,7 +22,6 @@
 // the owner update while the trainer's thread enqueues on its own stream.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -72,25 +72,10 @@ class Device {
   // Blocks the calling thread until all work queued on `stream` finished.
   virtual Status SynchronizeStream(DeviceStream stream) = 0;
 
-  // Work queued on `stream` after this call waits until *flag >= value, where the host raises
-  // the flag with StoreHostFlag.
-  // REQUIRES: flag is 8-byte aligned AllocateHost memory that outlives the wait.
-  virtual Status WaitFlag(DeviceStream stream, const uint64_t* flag, uint64_t value) = 0;
-
   // kernels_cuda.h's SlowMoShardUpdate on device arrays of n floats, in `stream` order.
   virtual Status SlowMoShardUpdate(float alpha, float beta, float gamma, float* shard, float* x0,
                                    float* u, size_t n, DeviceStream stream) = 0;
 };
-
-// Raises a WaitFlag flag (a release store: what the host wrote before is visible to the work the
-// flag releases).
-inline void StoreHostFlag(uint64_t* flag, uint64_t value) {
-  std::atomic_ref<uint64_t>(*flag).store(value, std::memory_order_release);
-}
-inline uint64_t LoadHostFlag(const uint64_t* flag) {
-  // atomic_ref<const T> is C++26; a load does not write.
-  return std::atomic_ref<uint64_t>(*const_cast<uint64_t*>(flag)).load(std::memory_order_acquire);
-}
 
 // The CUDA device (each call works on the calling thread's current device). Process-wide, never
 // destroyed. kNotSupported when built without CUDA; kUnavailable when no GPU is visible.

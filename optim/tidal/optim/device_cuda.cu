@@ -1,13 +1,7 @@
 // The CUDA Device (device.h): thin wrappers over the CUDA runtime that translate its errors to
-// Status, and the kernel behind WaitFlag.
+// Status.
 //
-// Design note. WaitFlag must hold a stream back until the host raised a flag, without a host
-// thread blocking on the stream. It launches one single-thread kernel that polls the flag through
-// its mapped device address (volatile: every read crosses PCIe to host memory) and sleeps ~2 µs
-// between reads with __nanosleep, so it occupies one warp slot of one SM and little bandwidth
-// while it waits. The host's release store (StoreHostFlag) orders its earlier writes to
-// page-locked memory before the flag; copies queued behind the kernel start after it returned,
-// so they read what the host wrote. Streams are created non-blocking: a gated stream never stalls
+// Design note. Streams are created non-blocking: the runtime's streams never stall
 // a caller's legacy-default-stream work (and cannot deadlock it). Events disable timing and use
 // blocking sync, so Synchronize sleeps in the driver instead of spinning a core that other ranks
 // need on an oversubscribed host.
@@ -27,10 +21,6 @@ namespace {
 
 void LogIfError(const char* what, cudaError_t err) {
   if (err != cudaSuccess) TIDAL_LOG(ERROR, kOptim) << CudaError(what, err).ToString();
-}
-
-__global__ void WaitFlagKernel(const volatile unsigned long long* flag, unsigned long long value) {
-  while (*flag < value) __nanosleep(2000);
 }
 
 class CudaDeviceImpl final : public Device {
@@ -128,22 +118,6 @@ class CudaDeviceImpl final : public Device {
   Status SynchronizeStream(DeviceStream stream) override {
     return CudaError("cudaStreamSynchronize",
                      cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
-  }
-
-  Status WaitFlag(DeviceStream stream, const uint64_t* flag, uint64_t value) override {
-    if (flag == nullptr) return InvalidArgumentError("cuda device: WaitFlag on a null flag");
-    // The device address of the flag (an interior pointer of a mapped allocation is fine here).
-    cudaPointerAttributes attributes{};
-    TIDAL_RETURN_IF_ERROR(CudaError("cudaPointerGetAttributes (WaitFlag's flag)",
-                                    cudaPointerGetAttributes(&attributes, flag)));
-    if (attributes.type != cudaMemoryTypeHost || attributes.devicePointer == nullptr) {
-      return InvalidArgumentError("cuda device: WaitFlag's flag is not mapped page-locked memory");
-    }
-    void* device_flag = attributes.devicePointer;
-    WaitFlagKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(
-        static_cast<const volatile unsigned long long*>(device_flag),
-        static_cast<unsigned long long>(value));
-    return CudaError("WaitFlag kernel launch", cudaGetLastError());
   }
 
   Status SlowMoShardUpdate(float alpha, float beta, float gamma, float* shard, float* x0, float* u,

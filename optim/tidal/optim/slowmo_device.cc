@@ -2,7 +2,6 @@
 #include "tidal/optim/slowmo_device.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "tidal/coll/schedule/schedule.h"
@@ -49,10 +48,6 @@ Status DeviceSlowMo::Init() {
   }
   TIDAL_ASSIGN_OR_RETURN(void* staging, device_.AllocateHost(count_ * sizeof(float)));
   staging_ = static_cast<float*>(staging);
-  TIDAL_ASSIGN_OR_RETURN(void* flags,
-                         device_.AllocateHost(shards_.size() * kFlagStride * sizeof(uint64_t)));
-  flags_ = static_cast<uint64_t*>(flags);
-  for (size_t k = 0; k < shards_.size(); ++k) StoreHostFlag(flag(k), 0);
   TIDAL_ASSIGN_OR_RETURN(void* x0, device_.Allocate(state_floats_ * sizeof(float)));
   x0_ = static_cast<float*>(x0);
   TIDAL_ASSIGN_OR_RETURN(void* u, device_.Allocate(state_floats_ * sizeof(float)));
@@ -82,7 +77,6 @@ DeviceSlowMo::~DeviceSlowMo() {
   round_.WaitAll();
   Status current = device_.UseOrdinal(ordinal_);
   (void)current;  // the calls below fail and log on their own if the GPU is gone
-  ReleaseFrom(0, std::numeric_limits<uint64_t>::max());
   for (DeviceStream s : {in_, update_, out_}) {
     if (s == nullptr) continue;
     Status st = device_.SynchronizeStream(s);
@@ -100,15 +94,7 @@ DeviceSlowMo::~DeviceSlowMo() {
   device_.Free(scratch_);
   device_.Free(u_);
   device_.Free(x0_);
-  device_.FreeHost(flags_);
   device_.FreeHost(staging_);
-}
-
-void DeviceSlowMo::ReleaseFrom(size_t k, uint64_t round) {
-  if (flags_ == nullptr) return;
-  for (; k < shards_.size(); ++k) {
-    if (LoadHostFlag(flag(k)) < round) StoreHostFlag(flag(k), round);
-  }
 }
 
 Status DeviceSlowMo::Fail(std::string_view op, const Status& st) const {
@@ -127,37 +113,47 @@ Result<bool> DeviceSlowMo::AfterInnerStep(float gamma, DeviceStream compute) {
   return true;
 }
 
-Status DeviceSlowMo::EnqueueBucket(size_t k, uint64_t round) {
+Status DeviceSlowMo::EnqueueCopyIn(size_t k) {
   const Shard& s = shards_[k];
-  const size_t bytes = s.bucket.count * sizeof(float);
-  float* staged = staging_ + s.bucket.begin;
-  float* x = x_ + s.bucket.begin;
   // Staging_k is free once the previous round's copy out of it finished.
   TIDAL_RETURN_IF_ERROR(device_.StreamWait(in_, s.done));
-  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(staged, x, bytes, in_));
-  TIDAL_RETURN_IF_ERROR(device_.Record(s.copied, in_));
-  TIDAL_RETURN_IF_ERROR(device_.WaitFlag(out_, flag(k), round));
-  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(x, staged, bytes, out_));
-  return device_.Record(s.done, out_);
+  TIDAL_RETURN_IF_ERROR(device_.CopyAsync(staging_ + s.bucket.begin, x_ + s.bucket.begin,
+                                          s.bucket.count * sizeof(float), in_));
+  return device_.Record(s.copied, in_);
+}
+
+void DeviceSlowMo::CopyBack(size_t k, const Status& finished) {
+  Shard& s = shards_[k];
+  if (!finished.ok()) return;  // x_k keeps its values; WaitBucket returns the Work's error
+  // The engine's thread (this one) may have another GPU current.
+  Status st = device_.UseOrdinal(ordinal_);
+  if (st.ok()) {
+    st = device_.CopyAsync(x_ + s.bucket.begin, staging_ + s.bucket.begin,
+                           s.bucket.count * sizeof(float), out_);
+  }
+  if (st.ok()) st = device_.Record(s.done, out_);
+  s.copy_back = st;  // read by WaitBucket after the Work reported finished (it publishes this)
 }
 
 Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream compute) {
   constexpr std::string_view kOp = "DeviceSlowMo::OuterStepAsync";
   TIDAL_RETURN_IF_ERROR(internal::CheckGamma(comm_, kOp, gamma));
   TIDAL_RETURN_IF_ERROR(round_.CheckIdle(comm_, kOp));
-  const uint64_t round = static_cast<uint64_t>(outer_steps_) + 1;
   Status st = device_.Record(start_, compute);
   if (st.ok()) st = device_.StreamWait(in_, start_);
   if (!st.ok()) return Fail(kOp, st);
+  for (Shard& s : shards_) {
+    s.work = Work();
+    s.copy_back = Status::Ok();
+  }
   std::vector<Work> works;
   works.reserve(shards_.size());
   for (size_t k = 0; k < shards_.size(); ++k) {
-    st = EnqueueBucket(k, round);
+    st = EnqueueCopyIn(k);
     if (st.ok()) {
       coll::CollOptions options = options_.coll;
       options.ready = [this, k]() { return Copied(k); };
-      uint64_t* f = flag(k);
-      options.on_finish = [f, round](const Status&) { StoreHostFlag(f, round); };
+      options.on_finish = [this, k](const Status& finished) { CopyBack(k, finished); };
       coll::ShardFn on_shard = [this, k, gamma](coll::ElementRange range, void* shard) {
         return UpdateShard(k, gamma, range, static_cast<float*>(shard));
       };
@@ -166,14 +162,14 @@ Result<std::vector<Work>> DeviceSlowMo::OuterStepAsync(float gamma, DeviceStream
                                                     coll::DataType::kFloat32, coll::ReduceOp::kAvg,
                                                     std::move(on_shard), std::move(options));
       if (work.ok()) {
+        shards_[k].work = *work;
         works.push_back(std::move(work).value());
         continue;
       }
       st = work.status();
     }
-    // No collective will raise the flags of this bucket and the later ones: raise them now so
-    // that no stream stays gated (their x is left as it was or unspecified).
-    ReleaseFrom(k, round);
+    // Bucket k and the later ones are not in flight: their x keeps its values and their done_k
+    // its last record, so WaitBucket on them does not wait.
     round_.Track(works);
     ++outer_steps_;
     return Fail(kOp, k, st);
@@ -193,11 +189,17 @@ Status DeviceSlowMo::OuterStep(float gamma, DeviceStream compute) {
 }
 
 Status DeviceSlowMo::WaitBucket(size_t k, DeviceStream stream) {
+  constexpr std::string_view kOp = "DeviceSlowMo::WaitBucket";
   if (k >= shards_.size()) {
-    return InvalidArgumentError("rank ", comm_.rank(), ": DeviceSlowMo::WaitBucket: bucket ", k,
-                                " of ", shards_.size());
+    return InvalidArgumentError("rank ", comm_.rank(), ": ", kOp, ": bucket ", k, " of ",
+                                shards_.size());
   }
-  return device_.StreamWait(stream, shards_[k].done);
+  Shard& s = shards_[k];
+  // A default-constructed Work (no round yet, or not issued) reports success at once.
+  Status st = s.work.Wait(internal::BlockingDeadline(comm_, options_.coll));
+  if (st.ok()) st = s.copy_back;
+  if (st.ok()) st = device_.StreamWait(stream, s.done);
+  return st.ok() ? st : Fail(kOp, k, st);
 }
 
 Status DeviceSlowMo::WaitAllBuckets(DeviceStream stream) {
@@ -210,7 +212,13 @@ Result<bool> DeviceSlowMo::BucketDone(size_t k) {
     return InvalidArgumentError("rank ", comm_.rank(), ": DeviceSlowMo::BucketDone: bucket ", k,
                                 " of ", shards_.size());
   }
-  return device_.Query(shards_[k].done);
+  // Until the Work finished, done_k's last record is the previous round's.
+  Shard& s = shards_[k];
+  if (!s.work.Test()) return false;
+  Status st = s.work.valid() ? s.work.status() : Status::Ok();
+  if (st.ok()) st = s.copy_back;
+  if (!st.ok()) return Fail("DeviceSlowMo::BucketDone", k, st);
+  return device_.Query(s.done);
 }
 
 Result<bool> DeviceSlowMo::Copied(size_t k) {
