@@ -33,12 +33,15 @@ status=0
 timeout 120 "$wrap" "$here/bin/cuda_tests" > "$out/cuda_tests.txt" 2>&1
 grep -E '^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ test' "$out/cuda_tests.txt"
 grep -q '^\[  PASSED  \]' "$out/cuda_tests.txt" && ! grep -q '^\[  FAILED  \]' "$out/cuda_tests.txt" || status=1
-if grep -q '^\[  SKIPPED \]' "$out/cuda_tests.txt"; then
+# Two tests check the behaviour without CUDA or without a GPU and skip by design where one is
+# visible; any other skip means the GPU was not used.
+if grep -E '^\[  SKIPPED \] [A-Za-z/]+\.' "$out/cuda_tests.txt" | grep -v -E '\.Without' | grep -q .; then
   echo "device_check: some CUDA tests skipped (is a GPU visible?)"
   status=1
 fi
 for bench in optim_cuda_bench reduce_cuda_bench; do
-  timeout 90 "$wrap" "$here/bin/$bench" --benchmark_min_time=0.05 > "$out/$bench.txt" 2>&1 ||
+  # About 90 s for reduce_cuda_bench's 63 cases on an H100 (most of it filling 256 MiB buffers).
+  timeout 180 "$wrap" "$here/bin/$bench" --benchmark_min_time=0.05 > "$out/$bench.txt" 2>&1 ||
     { echo "device_check: $bench failed"; status=1; }
 done
 grep -E '^(memcpy|optim_cuda)' "$out/optim_cuda_bench.txt"
