@@ -1,13 +1,16 @@
 // CudaFixture: device buffers, one stream and a pair of timing events for the CUDA
 // micro-benchmarks (reduce_cuda_bench, optim_cuda_bench), freed on scope exit. Timing is
 // event-based on the fixture's stream: Start() records, Stop() records, waits and returns seconds.
+// BenchMemcpyD2D is their common baseline.
 //
 // Thread safety: none; one fixture per benchmark run, used from one thread.
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace tidal::perf {
@@ -62,5 +65,24 @@ class CudaFixture {
   cudaEvent_t stop_ = nullptr;
   bool ok_ = false;
 };
+
+// The physical limit the kernels are compared with: `batch` cudaMemcpyAsync device-to-device
+// copies of `bytes` per timed iteration; bytes processed count the read and the write.
+inline void BenchMemcpyD2D(benchmark::State& state, size_t bytes, int batch) {
+  CudaFixture fx(bytes, 2);
+  if (!fx.ok() || cudaMemset(fx.ptr(0), 0, bytes) != cudaSuccess) {
+    state.SkipWithError("cudaMalloc/cudaStreamCreate failed");
+    return;
+  }
+  for (auto _ : state) {
+    fx.Start();
+    for (int i = 0; i < batch; ++i) {
+      cudaMemcpyAsync(fx.ptr(1), fx.ptr(0), bytes, cudaMemcpyDeviceToDevice, fx.stream());
+    }
+    state.SetIterationTime(fx.Stop());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * batch * 2 *
+                          static_cast<int64_t>(bytes));
+}
 
 }  // namespace tidal::perf

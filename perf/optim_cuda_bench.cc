@@ -114,25 +114,6 @@ std::vector<float*> DevicePointers(const Fixture& fx, int arrays) {
 
 std::string SizeName(size_t floats) { return std::to_string(floats * sizeof(float) >> 20) + "MiB"; }
 
-void BenchMemcpyD2D(benchmark::State& state, size_t floats) {
-  const size_t bytes = floats * sizeof(float);
-  Fixture fx(bytes, 2);
-  const std::vector<float> host(floats, 0.5f);
-  if (!fx.Fill(0, host.data()) || !fx.Fill(1, host.data())) {
-    state.SkipWithError("cudaMalloc/cudaStreamCreate failed");
-    return;
-  }
-  for (auto _ : state) {
-    fx.Start();
-    for (int i = 0; i < kBatch; ++i) {
-      cudaMemcpyAsync(fx.ptr(1), fx.ptr(0), bytes, cudaMemcpyDeviceToDevice, fx.stream());
-    }
-    state.SetIterationTime(fx.Stop());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * kBatch * 2 *
-                          static_cast<int64_t>(bytes));
-}
-
 void BenchKernel(benchmark::State& state, const Kernel& kernel, size_t floats) {
   Fixture fx(floats * sizeof(float), static_cast<size_t>(kernel.arrays));
   if (!FillArrays(fx, kernel, floats)) {
@@ -192,7 +173,8 @@ int main(int argc, char** argv) {
   for (const Kernel& kernel : kernels) ok = Verify(kernel) && ok;
   if (!ok) return 1;
   for (size_t floats : kSizes) {
-    benchmark::RegisterBenchmark(("memcpy_d2d/" + SizeName(floats)).c_str(), BenchMemcpyD2D, floats)
+    benchmark::RegisterBenchmark(("memcpy_d2d/" + SizeName(floats)).c_str(),
+                                 tidal::perf::BenchMemcpyD2D, floats * sizeof(float), kBatch)
         ->UseManualTime();
     for (const Kernel& kernel : kernels) {
       const std::string name = "optim_cuda/" + kernel.name + "/" + SizeName(floats);

@@ -50,23 +50,6 @@ bool FillAll(Fixture& fx, size_t buffers) {
   return true;
 }
 
-void BenchMemcpyD2D(benchmark::State& state, size_t bytes) {
-  Fixture fx(bytes, 2);
-  if (!FillAll(fx, 2)) {
-    state.SkipWithError("cudaMalloc/cudaStreamCreate failed");
-    return;
-  }
-  for (auto _ : state) {
-    fx.Start();
-    for (int i = 0; i < kBatch; ++i) {
-      cudaMemcpyAsync(fx.ptr(1), fx.ptr(0), bytes, cudaMemcpyDeviceToDevice, fx.stream());
-    }
-    state.SetIterationTime(fx.Stop());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * kBatch * 2 *
-                          static_cast<int64_t>(bytes));
-}
-
 // The device result equals ReduceReference on the same inputs.
 bool ResultMatchesReference(const Fixture& fx, DataType type, ReduceOp op, size_t bytes) {
   const std::vector<unsigned char> in = Pattern(bytes);
@@ -118,7 +101,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (size_t bytes : kSizes) {
-    benchmark::RegisterBenchmark(("memcpy_d2d/" + SizeName(bytes)).c_str(), BenchMemcpyD2D, bytes)
+    benchmark::RegisterBenchmark(("memcpy_d2d/" + SizeName(bytes)).c_str(),
+                                 tidal::perf::BenchMemcpyD2D, bytes, kBatch)
         ->UseManualTime();
     for (DataType type : tidal::coll::kAllDataTypes) {
       for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMax}) {

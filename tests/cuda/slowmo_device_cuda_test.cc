@@ -59,6 +59,62 @@ float Delta(int rank, size_t i, int step) {
   return static_cast<float>(static_cast<int>(k % 23) - 11) * 0.013f;
 }
 
+// One rank's parameters for a test: x (count floats of GPU memory) holding Start(rank, i), its
+// host mirror `host`, page-locked staging and the trainer's stream; freed on scope exit.
+class GpuParams {
+ public:
+  GpuParams(Device& device, int rank, size_t count) : host(count), device_(device) {
+    for (size_t i = 0; i < count; ++i) host[i] = Start(rank, i);
+    Result<void*> x_mem = device.Allocate(count * sizeof(float));
+    Result<void*> pinned = device.AllocateHost(count * sizeof(float));
+    Result<DeviceStream> stream = device.CreateStream();
+    status_ = !x_mem.ok() ? x_mem.status() : !pinned.ok() ? pinned.status() : stream.status();
+    if (x_mem.ok()) x = static_cast<float*>(*x_mem);
+    if (pinned.ok()) staged = static_cast<float*>(*pinned);
+    if (stream.ok()) compute = *stream;
+    if (status_.ok()) status_ = Upload();
+    if (status_.ok()) status_ = device.SynchronizeStream(compute);  // Create reads x at once
+  }
+  ~GpuParams() {
+    device_.DestroyStream(compute);
+    device_.FreeHost(staged);
+    device_.Free(x);
+  }
+  GpuParams(const GpuParams&) = delete;
+  GpuParams& operator=(const GpuParams&) = delete;
+
+  const Status& status() const { return status_; }
+  // The trainer's inner step: host → staging → x on the compute stream (waits for the previous
+  // upload first, so staging is free).
+  Status Upload() {
+    TIDAL_RETURN_IF_ERROR(device_.SynchronizeStream(compute));
+    std::memcpy(staged, host.data(), host.size() * sizeof(float));
+    return device_.CopyAsync(x, staged, host.size() * sizeof(float), compute);
+  }
+
+  std::vector<float> host;
+  float* x = nullptr;
+  float* staged = nullptr;
+  DeviceStream compute = nullptr;
+
+ private:
+  Device& device_;
+  Status status_;
+};
+
+// Elements where the device's copy differs from host SlowMo's bits; reports the first three.
+size_t CountBitDifferences(const float* device, const std::vector<float>& host,
+                           const std::string& when) {
+  size_t bad = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    if (std::memcmp(&device[i], &host[i], sizeof(float)) != 0 && ++bad <= 3) {
+      ADD_FAILURE() << when << " element " << i << ": device " << device[i] << ", host SlowMo "
+                    << host[i];
+    }
+  }
+  return bad;
+}
+
 TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
   std::string why;
   if (!GpuVisible(&why)) GTEST_SKIP() << why;
@@ -72,19 +128,9 @@ TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
       Device& device = **CudaDevice();
       for (size_t count : {size_t{1}, size_t{1001}, size_t{100003}}) {
         SCOPED_TRACE("n " + std::to_string(n) + " count " + std::to_string(count));
-        const size_t bytes = count * sizeof(float);
-        Result<void*> x = device.Allocate(bytes);
-        Result<void*> pinned = device.AllocateHost(bytes);
-        Result<DeviceStream> compute = device.CreateStream();
-        ASSERT_OK(x);
-        ASSERT_OK(pinned);
-        ASSERT_OK(compute);
-        auto* staged = static_cast<float*>(*pinned);
-        std::vector<float> host(count);
-        for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
-        std::memcpy(staged, host.data(), bytes);
-        ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
-        ASSERT_OK(device.SynchronizeStream(*compute));
+        GpuParams params(device, env.rank(), count);
+        ASSERT_OK(params.status());
+        std::vector<float>& host = params.host;
         SlowMoOptions options;
         options.alpha = 0.75f;
         options.beta = 0.5f;
@@ -94,36 +140,24 @@ TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
         auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
         ASSERT_OK(host_slowmo);
         {
-          auto created =
-              DeviceSlowMo::Create(*comm, device, static_cast<float*>(*x), count, options);
+          auto created = DeviceSlowMo::Create(*comm, device, params.x, count, options);
           ASSERT_OK(created);
           for (int step = 0; step < 6; ++step) {
             // The inner step: the trainer's new x, uploaded on its stream.
             for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
-            ASSERT_OK(device.SynchronizeStream(*compute));
-            std::memcpy(staged, host.data(), bytes);
-            ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
+            ASSERT_OK(params.Upload());
             Result<bool> want = (*host_slowmo)->AfterInnerStep(0.1f);
             ASSERT_OK(want);
-            Result<bool> got = (*created)->AfterInnerStep(0.1f, *compute);
+            Result<bool> got = (*created)->AfterInnerStep(0.1f, params.compute);
             ASSERT_OK(got);
             ASSERT_EQ(*got, *want);
             if (!*got) continue;
-            ASSERT_OK(device.CopyAsync(staged, *x, bytes, *compute));
-            ASSERT_OK(device.SynchronizeStream(*compute));
-            size_t bad = 0;
-            for (size_t i = 0; i < count; ++i) {
-              if (std::memcmp(&staged[i], &host[i], sizeof(float)) != 0 && ++bad <= 3) {
-                ADD_FAILURE() << "step " << step << " element " << i << ": device " << staged[i]
-                              << " host " << host[i];
-              }
-            }
-            ASSERT_EQ(bad, 0u);
+            ASSERT_OK(
+                device.CopyAsync(params.staged, params.x, count * sizeof(float), params.compute));
+            ASSERT_OK(device.SynchronizeStream(params.compute));
+            ASSERT_EQ(CountBitDifferences(params.staged, host, "step " + std::to_string(step)), 0u);
           }
         }
-        device.DestroyStream(*compute);
-        device.FreeHost(*pinned);
-        device.Free(*x);
       }
     });
   }
@@ -144,22 +178,12 @@ TEST(DeviceSlowMoCudaTest, LayerAfterWaitBucketReadsTheNewParameters) {
     ASSERT_NE(comm, nullptr);
     Device& device = **CudaDevice();
     const size_t count = 100003;
-    const size_t bytes = count * sizeof(float);
-    Result<void*> x = device.Allocate(bytes);
-    Result<void*> pinned = device.AllocateHost(bytes);
-    Result<void*> seen = device.AllocateHost(bytes);
-    Result<DeviceStream> compute = device.CreateStream();
-    ASSERT_OK(x);
-    ASSERT_OK(pinned);
+    GpuParams params(device, env.rank(), count);
+    ASSERT_OK(params.status());
+    std::vector<float>& host = params.host;
+    Result<void*> seen = device.AllocateHost(count * sizeof(float));
     ASSERT_OK(seen);
-    ASSERT_OK(compute);
-    auto* staged = static_cast<float*>(*pinned);
     auto* layers = static_cast<float*>(*seen);
-    std::vector<float> host(count);
-    for (size_t i = 0; i < count; ++i) host[i] = Start(env.rank(), i);
-    std::memcpy(staged, host.data(), bytes);
-    ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
-    ASSERT_OK(device.SynchronizeStream(*compute));
     SlowMoOptions options;
     options.alpha = 0.75f;
     options.beta = 0.5f;
@@ -168,37 +192,26 @@ TEST(DeviceSlowMoCudaTest, LayerAfterWaitBucketReadsTheNewParameters) {
     auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
     ASSERT_OK(host_slowmo);
     {
-      auto created = DeviceSlowMo::Create(*comm, device, static_cast<float*>(*x), count, options);
+      auto created = DeviceSlowMo::Create(*comm, device, params.x, count, options);
       ASSERT_OK(created);
       for (int round = 0; round < 4; ++round) {
         for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, round);
-        std::memcpy(staged, host.data(), bytes);
-        ASSERT_OK(device.CopyAsync(*x, staged, bytes, *compute));
-        Result<std::vector<Work>> works = (*created)->OuterStepAsync(0.1f, *compute);
+        ASSERT_OK(params.Upload());
+        Result<std::vector<Work>> works = (*created)->OuterStepAsync(0.1f, params.compute);
         ASSERT_OK(works);
         for (size_t k = 0; k < options.buckets.size(); ++k) {
           const Bucket& b = options.buckets[k];
-          ASSERT_OK((*created)->WaitBucket(k, *compute));
-          ASSERT_OK(device.CopyAsync(layers + b.begin, static_cast<float*>(*x) + b.begin,
-                                     b.count * sizeof(float), *compute));
+          ASSERT_OK((*created)->WaitBucket(k, params.compute));
+          ASSERT_OK(device.CopyAsync(layers + b.begin, params.x + b.begin, b.count * sizeof(float),
+                                     params.compute));
         }
         for (Work& w : *works) ASSERT_OK(w.Wait(env.deadline()));
-        ASSERT_OK(device.SynchronizeStream(*compute));
+        ASSERT_OK(device.SynchronizeStream(params.compute));
         ASSERT_OK((*host_slowmo)->OuterStep(0.1f));
-        size_t bad = 0;
-        for (size_t i = 0; i < count; ++i) {
-          if (std::memcmp(&layers[i], &host[i], sizeof(float)) != 0 && ++bad <= 3) {
-            ADD_FAILURE() << "round " << round << " element " << i << ": layer read " << layers[i]
-                          << ", host SlowMo has " << host[i];
-          }
-        }
-        ASSERT_EQ(bad, 0u);
+        ASSERT_EQ(CountBitDifferences(layers, host, "round " + std::to_string(round)), 0u);
       }
     }
-    device.DestroyStream(*compute);
     device.FreeHost(*seen);
-    device.FreeHost(*pinned);
-    device.Free(*x);
   });
 }
 
