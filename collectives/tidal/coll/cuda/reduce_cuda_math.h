@@ -135,6 +135,26 @@ TIDAL_HOST_DEVICE uint16_t FloatToHalf(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
+TIDAL_HOST_DEVICE bool HalfIsNan(uint16_t h) { return (h & 0x7FFFu) > 0x7C00u; }
+
+#if defined(__CUDA_ARCH__)
+// The GPU's conversion instructions: exact from fp16, and to fp16 round to nearest even with
+// subnormals kept (tidal_coll builds without -ftz) and overflow to Inf — the same bits as
+// HalfToFloat and FloatToHalf for every value that is not NaN, at one instruction instead of a
+// dozen integer ones (the fp16 kernels were bound by those at 0.75 of copy bandwidth). NaNs keep
+// the integer versions, which follow the CPU's payload rules.
+__device__ __forceinline__ float HalfToFloatHw(uint16_t h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+__device__ __forceinline__ uint16_t FloatToHalfHw(float f) {
+  uint16_t h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+#endif
+
 TIDAL_HOST_DEVICE float BFloat16ToFloat(uint16_t b) {
   return FloatFromBits(static_cast<uint32_t>(b) << 16);
 }
@@ -209,6 +229,12 @@ using Storage = typename StorageOf<D>::Type;
 template <DataType D, ReduceOp O>
 TIDAL_HOST_DEVICE Storage<D> Step(Storage<D> x, Storage<D> y, CpuNan nan) {
   if constexpr (D == DataType::kFloat16) {
+#if defined(__CUDA_ARCH__)
+    if (!HalfIsNan(x) && !HalfIsNan(y)) {
+      const float r = Combine<O>(HalfToFloatHw(x), HalfToFloatHw(y), nan);
+      return IsNan(r) ? FloatToHalf(r) : FloatToHalfHw(r);  // a created NaN is the CPU's
+    }
+#endif
     return FloatToHalf(Combine<O>(HalfToFloat(x), HalfToFloat(y), nan));
   } else if constexpr (D == DataType::kBFloat16) {
     return FloatToBFloat16(Combine<O>(BFloat16ToFloat(x), BFloat16ToFloat(y), nan));
@@ -230,6 +256,9 @@ TIDAL_HOST_DEVICE Storage<D> Divide(Storage<D> x, float nf, double nd, int64_t n
   } else if constexpr (D == DataType::kFloat64) {
     return DivideFloat(x, nd);
   } else if constexpr (D == DataType::kFloat16) {
+#if defined(__CUDA_ARCH__)
+    if (!HalfIsNan(x)) return FloatToHalfHw(Div(HalfToFloatHw(x), nf));  // never NaN: n >= 1
+#endif
     return FloatToHalf(DivideFloat(HalfToFloat(x), nf));
   } else if constexpr (D == DataType::kBFloat16) {
     return FloatToBFloat16(DivideFloat(BFloat16ToFloat(x), nf));
