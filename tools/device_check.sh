@@ -40,7 +40,7 @@ if grep -E '^\[  SKIPPED \] [A-Za-z/]+\.' "$out/cuda_tests.txt" | grep -v -E '\.
   status=1
 fi
 for bench in optim_cuda_bench reduce_cuda_bench; do
-  # About 90 s for reduce_cuda_bench's 63 cases on an H100 (most of it filling 256 MiB buffers).
+  # About 95 s for reduce_cuda_bench's 51 cases on an H100 (most of it filling 256 MiB buffers).
   timeout 180 "$wrap" "$here/bin/$bench" --benchmark_min_time=0.05 > "$out/$bench.txt" 2>&1 ||
     { echo "device_check: $bench failed"; status=1; }
 done
