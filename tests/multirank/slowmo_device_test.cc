@@ -1,10 +1,10 @@
 // DeviceSlowMo (optim/tidal/optim/slowmo_device.h) on the emulated device (harness/
 // emulated_device.h): the staged pipeline — copy in after the trainer's stream, AllReduce that
-// starts when the copy landed, device-side owner update, gated copy back, per-bucket events — on
-// every CI machine. x lives in emulated device memory, which the test reads only through the
-// device's copies. The results must equal host SlowMo's (slowmo.h) bit for bit: the same
-// AllReduce and the oracle kernel the CUDA one matches. Cooperative mode (threads for one case:
-// the owner update then runs on the progress thread), in-process transport.
+// starts when the copy landed, device-side owner update, copy back queued when the AllReduce
+// finished, per-bucket events — on every CI machine. x lives in emulated device memory, which the
+// test reads only through the device's copies. The results must equal host SlowMo's (slowmo.h) bit
+// for bit: the same AllReduce and the oracle kernel the CUDA one matches. Cooperative mode (threads
+// for one case: the owner update then runs on the progress thread), in-process transport.
 #include "tidal/optim/slowmo_device.h"
 
 #include <gtest/gtest.h>

@@ -66,7 +66,7 @@ struct CollOptions {
   std::function<Result<bool>()> ready;
   // When set: called once on the engine's driving thread with this rank's final status when the
   // operation finished, successfully or not, before its Work reports finished. For releasing a
-  // consumer outside tidal (a CUDA stream gated on a host flag). Must not block or issue
+  // consumer outside tidal (queuing the CUDA copy of the result). Must not block or issue
   // operations.
   std::function<void(const Status&)> on_finish;
 };

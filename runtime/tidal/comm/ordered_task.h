@@ -43,7 +43,7 @@ struct OpHooks {
   std::function<Result<bool>()> ready;
   // When set: called once with the operation's final status when it finished, successfully or
   // not, before its Work reports finished. For releasing consumers that wait outside tidal (a
-  // CUDA stream gated on a host flag). Must not block or issue operations.
+  // CUDA copy of the result queued on a stream). Must not block or issue operations.
   std::function<void(const Status&)> on_finish;
 };
 
