@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # device_bundle.sh: packs the GPU checks into .device/ (ignored by git) so that a machine with a
 # GPU but without tidal's build dependencies (UCX, hwloc, GoogleTest) runs them as they are: the
-# CUDA test binary, the GPU perf tools, tidalrun and all_reduce_perf (a check of the host runtime), every shared library they load (glibc and its
-# loader included, so the host's C library version does not matter; the CUDA driver is the host's)
-# and UCX's transport modules. tools/device_check.sh, copied in, runs them there;
+# CUDA test binary, the GPU perf tools, tidalrun and all_reduce_perf (a check of the host
+# runtime), every shared library they load (glibc and its loader included, so the host's C library
+# version does not matter; the CUDA driver is the host's) and UCX's transport modules. tools/device_check.sh, copied in, runs them there;
 # tools/device_sanitize.sh runs the device-path CUDA tests under compute-sanitizer.
 #
 #   tools/device_bundle.sh [-B build/cuda]       then, on the GPU machine:  .device/check.sh

@@ -4,7 +4,8 @@
 # libraries. Writes its reports to $OUT (or /tmp/tidal_device), at most five files, and prints a
 # summary:
 #   1. cuda_tests: the CUDA kernels against the CPU oracles, the device buffers, the CUDA Device,
-#      DeviceSlowMo against host SlowMo bit for bit (nothing may be skipped on a GPU machine)
+#      DeviceSlowMo against host SlowMo bit for bit (on a GPU machine only the two tests of the
+#      behaviour without a GPU may skip)
 #   2. optim_cuda_bench: the CUDA optimizer kernels' GB/s beside cudaMemcpy (after a bit-for-bit
 #      check against ref::)
 #   3. reduce_cuda_bench: the CUDA reduction kernels' GB/s beside cudaMemcpy device-to-device
@@ -46,20 +47,19 @@ for bench in optim_cuda_bench reduce_cuda_bench; do
 done
 grep -E '^(memcpy|optim_cuda)' "$out/optim_cuda_bench.txt"
 : > "$out/outer_overlap.txt"
-runs=("all_reduce_perf -b 8 -e 4M -f 8" "outer_overlap_perf --layer-reps 20 --rounds 5 --iters 8"
-  "outer_overlap_perf --layer-reps 200 --rounds 5 --iters 8")
+light="outer_overlap_perf --layer-reps 20 --rounds 5 --iters 8"
+heavy="outer_overlap_perf --layer-reps 200 --rounds 5 --iters 8"
+runs=("2 all_reduce_perf -b 8 -e 4M -f 8" "2 $light" "4 $light" "2 $heavy" "4 $heavy")
 for run in "${runs[@]}"; do
-  read -r -a argv <<< "$run"
-  for n in 2 4; do
-    [ "${argv[0]}" = all_reduce_perf ] && [ "$n" = 4 ] && continue
-    echo "## tidalrun -n $n $run" >> "$out/outer_overlap.txt"
-    if ! timeout 60 "$wrap" "$here/bin/tidalrun" -n "$n" --timeout 55 "$wrap" \
-        "$here/bin/${argv[0]}" "${argv[@]:1}" >> "$out/outer_overlap.txt" 2>&1; then
-      echo "device_check: tidalrun -n $n $run failed; skipping the rest"
-      status=1
-      break 2
-    fi
-  done
+  read -r n tool args <<< "$run"
+  echo "## tidalrun -n $n $tool $args" >> "$out/outer_overlap.txt"
+  # shellcheck disable=SC2086  # args is a list of words
+  if ! timeout 60 "$wrap" "$here/bin/tidalrun" -n "$n" --timeout 55 "$wrap" "$here/bin/$tool" \
+      $args >> "$out/outer_overlap.txt" 2>&1; then
+    echo "device_check: tidalrun -n $n $tool failed; skipping the rest"
+    status=1
+    break
+  fi
 done
 grep -E '^(##|#|median)' "$out/outer_overlap.txt"
 echo "device_check: exit $status (reports in $out)"

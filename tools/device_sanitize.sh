@@ -3,7 +3,7 @@
 # the device paths under compute-sanitizer on a machine with a GPU — memcheck (out-of-bounds and
 # misaligned device accesses, leaks) and initcheck (reads of device memory never written). Writes
 # one report per tool to $OUT (or /tmp/tidal_device) and exits non-zero when a tool reports an
-# error or a test fails. Filters keep it to about a minute per tool on an H100.
+# error or a test fails. Both tools together took 3 s on an H100 (2026-11-26); each has 90 s.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-/tmp/tidal_device}"

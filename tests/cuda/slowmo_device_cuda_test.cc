@@ -11,10 +11,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/coll_check.h"
 #include "harness/comm_world.h"
+#include "harness/slowmo_data.h"
 #include "harness/world.h"
 #include "tidal/core/build_info.h"
 #include "tidal/cuda/device_buffer.h"
@@ -28,6 +30,9 @@ namespace {
 using testing::MakeCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
+using testing::SlowMoDelta;
+using testing::SlowMoStart;
+using testing::SlowMoTestOptions;
 
 bool GpuVisible(std::string* why) {
   if (!CudaCompiled()) {
@@ -51,20 +56,12 @@ TEST(CudaDeviceTest, RefusesWithoutCudaOrGpu) {
       << device.status().ToString();
 }
 
-float Start(int rank, size_t i) {
-  return static_cast<float>(i % 251) * 0.03125f - 3.0f + 100.0f * static_cast<float>(rank);
-}
-float Delta(int rank, size_t i, int step) {
-  const size_t k = i * 13 + static_cast<size_t>(rank) * 7 + static_cast<size_t>(step) * 3;
-  return static_cast<float>(static_cast<int>(k % 23) - 11) * 0.013f;
-}
-
-// One rank's parameters for a test: x (count floats of GPU memory) holding Start(rank, i), its
-// host mirror `host`, page-locked staging and the trainer's stream; freed on scope exit.
+// One rank's parameters for a test: x (count floats of GPU memory) holding SlowMoStart(rank, i),
+// its host mirror `host`, page-locked staging and the trainer's stream; freed on scope exit.
 class GpuParams {
  public:
   GpuParams(Device& device, int rank, size_t count) : host(count), device_(device) {
-    for (size_t i = 0; i < count; ++i) host[i] = Start(rank, i);
+    for (size_t i = 0; i < count; ++i) host[i] = SlowMoStart(rank, i);
     Result<void*> x_mem = device.Allocate(count * sizeof(float));
     Result<void*> pinned = device.AllocateHost(count * sizeof(float));
     Result<DeviceStream> stream = device.CreateStream();
@@ -131,12 +128,9 @@ TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
         GpuParams params(device, env.rank(), count);
         ASSERT_OK(params.status());
         std::vector<float>& host = params.host;
-        SlowMoOptions options;
-        options.alpha = 0.75f;
-        options.beta = 0.5f;
-        options.tau = 2;
-        options.buckets = {Bucket{0, count / 3}, Bucket{count / 3, count - count / 3}};
-        if (count / 3 == 0) options.buckets.clear();
+        std::vector<Bucket> buckets = {Bucket{0, count / 3}, Bucket{count / 3, count - count / 3}};
+        if (count / 3 == 0) buckets.clear();
+        const SlowMoOptions options = SlowMoTestOptions(2, std::move(buckets));
         auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
         ASSERT_OK(host_slowmo);
         {
@@ -144,7 +138,7 @@ TEST(DeviceSlowMoCudaTest, EqualsHostSlowMoBitForBit) {
           ASSERT_OK(created);
           for (int step = 0; step < 6; ++step) {
             // The inner step: the trainer's new x, uploaded on its stream.
-            for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
+            for (size_t i = 0; i < count; ++i) host[i] += SlowMoDelta(env.rank(), i, step);
             ASSERT_OK(params.Upload());
             Result<bool> want = (*host_slowmo)->AfterInnerStep(0.1f);
             ASSERT_OK(want);
@@ -184,18 +178,15 @@ TEST(DeviceSlowMoCudaTest, LayerAfterWaitBucketReadsTheNewParameters) {
     Result<void*> seen = device.AllocateHost(count * sizeof(float));
     ASSERT_OK(seen);
     auto* layers = static_cast<float*>(*seen);
-    SlowMoOptions options;
-    options.alpha = 0.75f;
-    options.beta = 0.5f;
-    options.tau = 1;
-    options.buckets = {Bucket{0, 30011}, Bucket{30011, 40000}, Bucket{70011, count - 70011}};
+    const SlowMoOptions options = SlowMoTestOptions(
+        1, {Bucket{0, 30011}, Bucket{30011, 40000}, Bucket{70011, count - 70011}});
     auto host_slowmo = SlowMo::Create(*comm, host.data(), count, options);
     ASSERT_OK(host_slowmo);
     {
       auto created = DeviceSlowMo::Create(*comm, device, params.x, count, options);
       ASSERT_OK(created);
       for (int round = 0; round < 4; ++round) {
-        for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, round);
+        for (size_t i = 0; i < count; ++i) host[i] += SlowMoDelta(env.rank(), i, round);
         ASSERT_OK(params.Upload());
         Result<std::vector<Work>> works = (*created)->OuterStepAsync(0.1f, params.compute);
         ASSERT_OK(works);

@@ -21,6 +21,7 @@
 #include "harness/coll_check.h"
 #include "harness/comm_world.h"
 #include "harness/emulated_device.h"
+#include "harness/slowmo_data.h"
 #include "harness/world.h"
 #include "tidal/optim/slowmo.h"
 
@@ -32,6 +33,9 @@ using testing::ExpectSameEverywhere;
 using testing::MakeCommunicator;
 using testing::RankEnv;
 using testing::RunWorld;
+using testing::SlowMoDelta;
+using testing::SlowMoStart;
+using testing::SlowMoTestOptions;
 using testing::WorldOptions;
 
 WorldOptions World(int n, testing::Mode mode = testing::Mode::kCooperative) {
@@ -39,16 +43,6 @@ WorldOptions World(int n, testing::Mode mode = testing::Mode::kCooperative) {
   world.size = n;
   world.mode = mode;
   return world;
-}
-
-float Start(int rank, size_t i) {
-  return static_cast<float>(i % 251) * 0.03125f - 3.0f + 100.0f * static_cast<float>(rank);
-}
-// An inner step's change on rank r (rounds: SlowMo's arithmetic is not exact here, but host and
-// device do the same operations).
-float Delta(int rank, size_t i, int step) {
-  const size_t k = i * 13 + static_cast<size_t>(rank) * 7 + static_cast<size_t>(step) * 3;
-  return static_cast<float>(static_cast<int>(k % 23) - 11) * 0.013f;
 }
 
 std::vector<Bucket> CutBuckets(size_t count) {
@@ -59,15 +53,6 @@ std::vector<Bucket> CutBuckets(size_t count) {
     begin = std::max(begin, end);
   }
   return buckets;
-}
-
-SlowMoOptions Options(int tau, std::vector<Bucket> buckets) {
-  SlowMoOptions options;
-  options.alpha = 0.75f;
-  options.beta = 0.5f;
-  options.tau = tau;
-  options.buckets = std::move(buckets);
-  return options;
 }
 
 // A device copy of x, the trainer's compute stream and the helpers to move data in and out.
@@ -112,7 +97,7 @@ class DeviceParams {
     float* x = x_;
     const size_t n = count_;
     ASSERT_OK(device_.Enqueue(compute_, "inner step", [=] {
-      for (size_t i = 0; i < n; ++i) x[i] += Delta(rank, i, step);
+      for (size_t i = 0; i < n; ++i) x[i] += SlowMoDelta(rank, i, step);
     }));
   }
 
@@ -147,7 +132,7 @@ struct SideBySide {
 void CreateSideBySide(Communicator& comm, EmulatedDevice& device, DeviceParams& params,
                       size_t count, const SlowMoOptions& options, SideBySide* out) {
   out->host.resize(count);
-  for (size_t i = 0; i < count; ++i) out->host[i] = Start(comm.rank(), i);
+  for (size_t i = 0; i < count; ++i) out->host[i] = SlowMoStart(comm.rank(), i);
   params.Upload(out->host);
   auto host_slowmo = SlowMo::Create(comm, out->host.data(), count, options);
   ASSERT_OK(host_slowmo);
@@ -181,7 +166,7 @@ TEST_P(DeviceSlowMoTest, EqualsHostSlowMoBitForBit) {
       SCOPED_TRACE("count " + std::to_string(count));
       EmulatedDevice device;
       const SlowMoOptions options =
-          Options(2, c.bucketed ? CutBuckets(count) : std::vector<Bucket>{});
+          SlowMoTestOptions(2, c.bucketed ? CutBuckets(count) : std::vector<Bucket>{});
       {
         DeviceParams params(device, count);
         SideBySide pair;
@@ -191,7 +176,7 @@ TEST_P(DeviceSlowMoTest, EqualsHostSlowMoBitForBit) {
         ExpectBitEqual(params.Download(), host, "after the broadcast");
         for (int step = 0; step < 6; ++step) {
           const float gamma = step < 3 ? 0.1f : 0.05f;
-          for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
+          for (size_t i = 0; i < count; ++i) host[i] += SlowMoDelta(env.rank(), i, step);
           params.InnerStep(env.rank(), step);
           Result<bool> want = pair.host_slowmo->AfterInnerStep(gamma);
           ASSERT_OK(want);
@@ -235,8 +220,8 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
     {
       DeviceParams params(device, count);
       SideBySide pair;
-      ASSERT_NO_FATAL_FAILURE(
-          CreateSideBySide(*comm, device, params, count, Options(1, CutBuckets(count)), &pair));
+      ASSERT_NO_FATAL_FAILURE(CreateSideBySide(*comm, device, params, count,
+                                               SlowMoTestOptions(1, CutBuckets(count)), &pair));
       std::vector<float>& host = pair.host;
       DeviceSlowMo& slowmo = *pair.device_slowmo;
 
@@ -244,7 +229,7 @@ TEST(DeviceSlowMoOrder, WaitsForTheComputeStreamAndReleasesBucketsOneByOne) {
       std::atomic<bool> gate{false};
       ASSERT_OK(device.Gate(params.compute(), &gate));
       params.InnerStep(env.rank(), 0);
-      for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, 0);
+      for (size_t i = 0; i < count; ++i) host[i] += SlowMoDelta(env.rank(), i, 0);
 
       Result<std::vector<Work>> works = slowmo.OuterStepAsync(0.1f, params.compute());
       ASSERT_OK(works);
@@ -291,7 +276,7 @@ TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
       EmulatedDevice device;
       {
         DeviceParams params(device, count);
-        const SlowMoOptions options = Options(1, CutBuckets(count));
+        const SlowMoOptions options = SlowMoTestOptions(1, CutBuckets(count));
         SideBySide pair;
         ASSERT_NO_FATAL_FAILURE(CreateSideBySide(*comm, device, params, count, options, &pair));
         std::vector<float>& host = pair.host;
@@ -299,7 +284,7 @@ TEST(DeviceSlowMoOrder, ForwardAfterWaitBucketReadsTheNewParameters) {
         std::vector<float> seen(count);  // what the forward kernels read, layer by layer
         for (int step = 0; step < 4; ++step) {
           params.InnerStep(env.rank(), step);
-          for (size_t i = 0; i < count; ++i) host[i] += Delta(env.rank(), i, step);
+          for (size_t i = 0; i < count; ++i) host[i] += SlowMoDelta(env.rank(), i, step);
           Result<std::vector<Work>> works = slowmo.OuterStepAsync(0.1f, params.compute());
           ASSERT_OK(works);
           for (size_t k = 0; k < slowmo.bucket_count(); ++k) {
@@ -338,7 +323,8 @@ TEST(DeviceSlowMoErrors, DeviceFailureFailsTheWorkAndLeavesXAsItWas) {
     EmulatedDevice device(std::chrono::milliseconds(2'000));
     {
       DeviceParams params(device, count);
-      auto created = DeviceSlowMo::Create(*comm, device, params.x(), count, Options(1, {}));
+      auto created =
+          DeviceSlowMo::Create(*comm, device, params.x(), count, SlowMoTestOptions(1, {}));
       ASSERT_OK(created);
       const std::vector<float> before = params.Download();
       if (env.rank() == 1)
@@ -374,14 +360,14 @@ TEST(DeviceSlowMoErrors, RejectsBadArgumentsNamingTheRank) {
     std::unique_ptr<Communicator> comm = MakeCommunicator(env);
     ASSERT_NE(comm, nullptr);
     EmulatedDevice device;
-    auto null_x = DeviceSlowMo::Create(*comm, device, nullptr, 5, Options(1, {}));
+    auto null_x = DeviceSlowMo::Create(*comm, device, nullptr, 5, SlowMoTestOptions(1, {}));
     ASSERT_FALSE(null_x.ok());
     EXPECT_EQ(null_x.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(null_x.status().message().find("rank " + std::to_string(env.rank())),
               std::string::npos);
     {
       DeviceParams params(device, 64);
-      auto created = DeviceSlowMo::Create(*comm, device, params.x(), 64, Options(1, {}));
+      auto created = DeviceSlowMo::Create(*comm, device, params.x(), 64, SlowMoTestOptions(1, {}));
       ASSERT_OK(created);
       Result<std::vector<Work>> bad_gamma = (*created)->OuterStepAsync(-1.0f, params.compute());
       ASSERT_FALSE(bad_gamma.ok());

@@ -1,10 +1,10 @@
 // Device: the GPU runtime operations that the staged outer steps (slowmo_device.h) need — streams,
 // events, device and page-locked host memory, asynchronous copies and the SlowMo owner kernel —
 // behind one interface. Nothing here makes the GPU wait for the host: every operation queued on a
-// stream finishes on its own (slowmo_device.h says why). CudaDevice() is the real
-// one (device_cuda.cu); tests also run the staging pipeline on an emulation that keeps "device"
-// memory on the host and runs each stream's operations in order (tests/harness/emulated_device.h),
-// so the pipeline's ordering is checked on machines without a GPU.
+// stream finishes on its own (slowmo_device.h says why). CudaDevice() is the real one
+// (device_cuda.cu); tests also run the staging pipeline on an emulation that keeps "device" memory
+// on the host and runs each stream's operations in order (tests/harness/emulated_device.h), so the
+// pipeline's ordering is checked on machines without a GPU.
 //
 // Semantics are CUDA's. Operations on one stream run in issue order and asynchronously to the
 // host. Record(e, s) marks the point of `s` reached so far; StreamWait(s2, e), Query(e) and

@@ -1,10 +1,10 @@
 // The CUDA Device (device.h): thin wrappers over the CUDA runtime that translate its errors to
 // Status.
 //
-// Design note. Streams are created non-blocking: the runtime's streams never stall
-// a caller's legacy-default-stream work (and cannot deadlock it). Events disable timing and use
-// blocking sync, so Synchronize sleeps in the driver instead of spinning a core that other ranks
-// need on an oversubscribed host.
+// Design note. Streams are created non-blocking: the runtime's streams never stall a caller's
+// legacy-default-stream work (and cannot deadlock it). Events disable timing and use blocking
+// sync, so Synchronize sleeps in the driver instead of spinning a core that other ranks need on an
+// oversubscribed host.
 //
 // Thread safety: thread-safe; the only state is the process-wide instance.
 #include <cuda_runtime.h>
