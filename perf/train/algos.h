@@ -42,6 +42,7 @@ struct AlgoConfig {
   std::chrono::microseconds delay{0};  // per-collective delay of this rank (CollOptions::delay)
   // overlap: each rank writes its rounds' timeline to "<round_trace>.<rank>" at Finish (CSV:
   // round, arrive_us, issued_us, finished_us on the host's monotonic clock; see round_trace.sh).
+  // issued_us is when AfterLocalStep returned: after the CPU hand-over when that is on.
   std::string round_trace;
 };
 

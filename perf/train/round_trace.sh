@@ -10,7 +10,9 @@
 #   issue skew  last issue - first issue of round k (the anchor AllReduce starts when the last
 #               rank's delayed start comes, last issue + D)
 #   anchor      last rank's finish - (last issue + D): the AllReduce itself once every rank may
-#               start it
+#               start it ("issue" is when AfterLocalStep returned, after the CPU hand-over of
+#               TIDAL_OVERLAP_YIELD when on, so the AllReduce may have started before it and
+#               anchor reads low, even below 0)
 #   wake        for ranks that waited: their return from the sync - the anchor's finish on their
 #               progress thread (the trainer thread's wake-up latency, plus the pull-back)
 # Prints the medians (and 90th percentiles) in ms. With D close to tau x t, period is about

@@ -8,6 +8,7 @@
 #include "tidal/optim/overlap_local_sgd.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -250,6 +251,81 @@ TEST(OverlapLocalSgdTest, FinishLeavesEveryRankTheSameAverage) {
                                 ReduceOp::kAvg));
       ExpectBitEqual(x, want, "Finish's average");
       ExpectSameEverywhere(*comm, x);
+    });
+  }
+}
+
+// Runs 11 local steps (τ = 2: syncs at itr 2, 4, 6, 8, 10) with `policy`, then Finish; returns
+// this rank's x and the object's sched_yield count.
+struct YieldRun {
+  std::vector<float> x;
+  bool yields_cpu = false;
+  int64_t cpu_yields = 0;
+};
+YieldRun RunWithYield(Communicator& comm, int rank, OverlapLocalSgdOptions::CpuYield policy) {
+  YieldRun run;
+  run.x.resize(1001);
+  for (size_t i = 0; i < run.x.size(); ++i) run.x[i] = Start(rank, i);
+  OverlapLocalSgdOptions o = Opts(2, 0.6f, 0.7f);
+  o.cpu_yield = policy;
+  auto overlap = OverlapLocalSgd::Create(comm, run.x.data(), run.x.size(), o);
+  EXPECT_OK(overlap);
+  if (!overlap.ok()) return run;
+  for (int64_t itr = 0; itr < 11; ++itr) {
+    LocalStep(run.x, rank, itr);
+    EXPECT_OK((*overlap)->AfterLocalStep(Gamma(itr)));
+  }
+  EXPECT_OK((*overlap)->Finish());
+  run.yields_cpu = (*overlap)->yields_cpu();
+  run.cpu_yields = (*overlap)->cpu_yields();
+  return run;
+}
+
+// The hand-over: one sched_yield after each issue and one per local step while the anchor's
+// AllReduce is in flight (cooperative mode: nothing drives it until the next sync waits, so with
+// n > 1 it is in flight through every step between syncs): 5 issues + 4 steps. Off: none. The
+// results are bit-identical either way.
+TEST(OverlapLocalSgdTest, CpuYieldAfterIssueAndPerStepInFlightChangesNoBits) {
+  using CpuYield = OverlapLocalSgdOptions::CpuYield;
+  for (int n : {2, 3}) {
+    RunWorld(World(n), [&](RankEnv& env) {
+      std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+      ASSERT_NE(comm, nullptr);
+      const YieldRun on = RunWithYield(*comm, env.rank(), CpuYield::kOn);
+      const YieldRun off = RunWithYield(*comm, env.rank(), CpuYield::kOff);
+      EXPECT_TRUE(on.yields_cpu);
+      EXPECT_EQ(on.cpu_yields, 5 + 4);
+      EXPECT_FALSE(off.yields_cpu);
+      EXPECT_EQ(off.cpu_yields, 0);
+      ExpectBitEqual(on.x, off.x, "x with and without the hand-over");
+      ExpectSameEverywhere(*comm, on.x);
+    });
+  }
+}
+
+// kAuto follows TIDAL_OVERLAP_YIELD; a malformed value is refused at Create, naming the rank.
+TEST(OverlapLocalSgdTest, CpuYieldKnob) {
+  for (const char* value : {"on", "off", "auto", "sometimes"}) {
+    SCOPED_TRACE(value);
+    testing::ScopedEnv knob("TIDAL_OVERLAP_YIELD", value);
+    RunWorld(World(2), [&](RankEnv& env) {
+      std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+      ASSERT_NE(comm, nullptr);
+      std::vector<float> x(10, 1.0f);
+      auto overlap = OverlapLocalSgd::Create(*comm, x.data(), x.size(), Opts(2, 0.5f, 0.0f));
+      if (std::string(value) == "sometimes") {
+        ASSERT_EQ(overlap.status().code(), StatusCode::kInvalidArgument) << overlap.status();
+        EXPECT_NE(overlap.status().ToString().find("rank "), std::string::npos);
+        EXPECT_NE(overlap.status().ToString().find("TIDAL_OVERLAP_YIELD=sometimes"),
+                  std::string::npos);
+        return;
+      }
+      ASSERT_OK(overlap);
+      const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+      const bool want = std::string(value) == "on" ||
+                        (std::string(value) == "auto" && comm->local_size() > cpus);
+      EXPECT_EQ((*overlap)->yields_cpu(), want);
+      ASSERT_OK((*overlap)->Finish());
     });
   }
 }

@@ -1,14 +1,38 @@
 // Overlap Local-SGD (overlap_local_sgd.h has the design note).
 #include "tidal/optim/overlap_local_sgd.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <string>
 #include <utility>
 
+#include "tidal/core/knobs.h"
 #include "tidal/optim/kernels.h"
 #include "tidal/optim/outer_common.h"
 #include "tidal/progress/task.h"
 
 namespace tidal::optim {
+
+namespace {
+
+// options.cpu_yield resolved: kAuto reads TIDAL_OVERLAP_YIELD, whose auto compares the host's
+// ranks with its online CPUs.
+Result<bool> ResolveCpuYield(const Communicator& comm, std::string_view op,
+                             OverlapLocalSgdOptions::CpuYield policy) {
+  using CpuYield = OverlapLocalSgdOptions::CpuYield;
+  if (policy != CpuYield::kAuto) return policy == CpuYield::kOn;
+  const std::string knob = KnobString(Knob::kOverlapYield);
+  if (knob == "on" || knob == "off") return knob == "on";
+  if (knob.empty() || knob == "auto") {
+    return static_cast<long>(comm.local_size()) > std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  }
+  return InvalidArgumentError("rank ", comm.rank(), ": ", op, ": TIDAL_OVERLAP_YIELD=", knob,
+                              ": expected auto, on or off");
+}
+
+}  // namespace
 
 OverlapLocalSgd::OverlapLocalSgd(Communicator& comm, float* x, size_t count,
                                  OverlapLocalSgdOptions options)
@@ -31,8 +55,10 @@ Result<std::unique_ptr<OverlapLocalSgd>> OverlapLocalSgd::Create(Communicator& c
                                 ": wait_timeout must be >= 0 ms, got ",
                                 options.wait_timeout.count());
   }
+  TIDAL_ASSIGN_OR_RETURN(const bool yield, ResolveCpuYield(comm, kOp, options.cpu_yield));
   TIDAL_RETURN_IF_ERROR(internal::BroadcastStart(comm, kOp, x, count, options.coll));
   std::unique_ptr<OverlapLocalSgd> o(new OverlapLocalSgd(comm, x, count, std::move(options)));
+  o->yield_ = yield;
   o->z_.assign(x, x + count);  // z ← x_0
   if (o->options_.gmf > 0.0f) o->b_.assign(count, 0.0f);
   return o;
@@ -47,8 +73,15 @@ Status OverlapLocalSgd::AfterLocalStep(float gamma) {
   TIDAL_RETURN_IF_ERROR(internal::CheckGamma(comm_, "OverlapLocalSgd::AfterLocalStep", gamma));
   const bool sync = itr_ != 0 && itr_ % options_.tau == 0;
   ++itr_;
-  if (!sync) return Status::Ok();
-  return Sync(gamma);
+  if (sync) return Sync(gamma);
+  if (in_flight()) YieldCpu();  // a turn for the progress threads once per step
+  return Status::Ok();
+}
+
+void OverlapLocalSgd::YieldCpu() {
+  if (!yield_) return;
+  ::sched_yield();
+  ++yields_;
 }
 
 Status OverlapLocalSgd::Sync(float gamma) {
@@ -74,6 +107,7 @@ Status OverlapLocalSgd::Sync(float gamma) {
   }
   h_ = std::move(h).value();
   ++round_;
+  YieldCpu();  // our progress thread posts the round's first sends now, not a slice later
   return Status::Ok();
 }
 

@@ -92,7 +92,11 @@
     "streaming (non-temporal) stores, which skip the cache (0: always; -1: never)")               \
   X(kCheckCollectives, "TIDAL_CHECK_COLLECTIVES", "0",                                            \
     "1: ranks compare each collective's signature (kind, count, type, op, root) before it runs "  \
-    "and report the first rank that disagrees instead of hanging")
+    "and report the first rank that disagrees instead of hanging")                             \
+  X(kOverlapYield, "TIDAL_OVERLAP_YIELD", "auto",                                                 \
+    "Overlap Local-SGD: the trainer's thread gives up its CPU (sched_yield) after issuing the "    \
+    "anchor AllReduce and after each local step while it is in flight: on, off or auto (on when " \
+    "the host's ranks outnumber its CPUs); OverlapLocalSgdOptions::cpu_yield overrides it")
 
 // clang-format on
 namespace tidal {
