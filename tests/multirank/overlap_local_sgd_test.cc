@@ -322,8 +322,8 @@ TEST(OverlapLocalSgdTest, CpuYieldKnob) {
       }
       ASSERT_OK(overlap);
       const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-      const bool want = std::string(value) == "on" ||
-                        (std::string(value) == "auto" && comm->local_size() > cpus);
+      const bool want =
+          std::string(value) == "on" || (std::string(value) == "auto" && comm->local_size() > cpus);
       EXPECT_EQ((*overlap)->yields_cpu(), want);
       ASSERT_OK((*overlap)->Finish());
     });
