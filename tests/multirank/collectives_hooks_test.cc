@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness/coll_check.h"
@@ -180,6 +181,12 @@ TEST_P(HooksTest, FailingStartConditionFailsTheOperation) {
     ASSERT_OK(work.status());
     const Status st = work->Wait(env.deadline());
     ASSERT_FALSE(st.ok());
+    // A timed-out Wait (the peers) may return before the engine's thread has stopped the task
+    // and run the callback (work.h): wait, with a deadline, until the Work reports finished.
+    const Deadline stop = env.deadline();
+    while (!work->Test() && !stop.Expired())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(work->Test()) << "rank " << env.rank() << ": the stopped AllReduce never finished";
     EXPECT_EQ(finished, 1);
     EXPECT_EQ(seen.code(), st.code());
     if (env.rank() == 1) {
