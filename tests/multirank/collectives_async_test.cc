@@ -128,6 +128,37 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(param.param.n);
     });
 
+// A rank that destroys its communicator right after its last Wait returned has nothing pending,
+// even while its progress thread is still ending the round that finished the operation: the
+// destruction must not abort the engine and so tell the peers that this rank died (a root whose
+// Broadcast finished leaves while the others still receive). Threads mode, many short worlds.
+TEST(CommunicatorLifetimeTest, DestroyRightAfterTheLastWaitIsNotADeath) {
+  for (int iter = 0; iter < 60; ++iter) {
+    WorldOptions world = World(4, 2'000);
+    world.mode = testing::Mode::kThreads;
+    RunWorld(world, [&](RankEnv& env) {
+      std::unique_ptr<Communicator> comm = MakeCommunicator(env);
+      ASSERT_NE(comm, nullptr);
+      std::vector<int32_t> v(33, env.rank());
+      for (int k = 0; k < 3; ++k) {  // the progress thread drives these
+        Result<Work> w = coll::AllReduceAsync(*comm, v.data(), v.data(), v.size(),
+                                              coll::DataType::kInt32, coll::ReduceOp::kMax);
+        ASSERT_OK(w.status());
+        ASSERT_OK(w->Wait(env.deadline()));
+      }
+      const int root = iter % 4;
+      float one = env.rank() == root ? 7.0f : 0.0f;
+      Result<Work> b = coll::BroadcastAsync(*comm, &one, &one, 1, coll::DataType::kFloat32, root);
+      ASSERT_OK(b.status());
+      SCOPED_TRACE("iteration " + std::to_string(iter));
+      ASSERT_OK(b->Wait(env.deadline()));
+      EXPECT_EQ(one, 7.0f);
+      EXPECT_EQ(v[0], 3);
+    });
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
 TEST(OwnedShardTest, ChainCannotKeepOwnedShards) {
   RunWorld(World(2), [](RankEnv& env) {
     std::unique_ptr<Communicator> comm = MakeCommunicator(env);

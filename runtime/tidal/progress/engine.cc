@@ -38,6 +38,13 @@ Engine::~Engine() {
   bool idle = false;
   {
     MutexLock lock(&mu_);
+    // A driver that has just finished the last task (the background thread, typically) still
+    // holds the token until the end of its round: nothing is pending, so let it hand the token
+    // back rather than abort, which would tell the peers that this rank died.
+    const Deadline grace = Deadline::AfterMs(1000);
+    while (live_tasks_ == 0 && token_held_ && !abort_requested_ && !grace.Expired()) {
+      cv_.WaitUntil(&mu_, grace);
+    }
     idle = live_tasks_ == 0 && !token_held_;
     if (idle && !abort_requested_) {
       abort_requested_ = true;  // no one may drive any more
