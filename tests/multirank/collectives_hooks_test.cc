@@ -181,12 +181,14 @@ TEST_P(HooksTest, FailingStartConditionFailsTheOperation) {
     ASSERT_OK(work.status());
     const Status st = work->Wait(env.deadline());
     ASSERT_FALSE(st.ok());
-    // A timed-out Wait (the peers) may return before the engine's thread has stopped the task
-    // and run the callback (work.h): wait, with a deadline, until the Work reports finished.
+    // A failed or timed-out Wait may return before the engine has stopped the task and run the
+    // callback (collectives.h, on_finish): wait for the task itself, with a deadline (Test()
+    // drives it in cooperative mode).
     const Deadline stop = env.deadline();
-    while (!work->Test() && !stop.Expired())
+    while (!(work->Test() && work->task()->finished()) && !stop.Expired()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ASSERT_TRUE(work->Test()) << "rank " << env.rank() << ": the stopped AllReduce never finished";
+    }
+    ASSERT_TRUE(work->task()->finished()) << "rank " << env.rank() << ": never stopped";
     EXPECT_EQ(finished, 1);
     EXPECT_EQ(seen.code(), st.code());
     if (env.rank() == 1) {

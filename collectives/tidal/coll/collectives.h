@@ -65,9 +65,10 @@ struct CollOptions {
   // copy on a CUDA stream). Runs on the engine's driving thread; must not block.
   std::function<Result<bool>()> ready;
   // When set: called once on the engine's driving thread with this rank's final status when the
-  // operation finished, successfully or not, before its Work reports finished. For releasing a
-  // consumer outside tidal (queuing the CUDA copy of the result). Must not block or issue
-  // operations.
+  // operation finished, successfully or not. After a success it has run before the Work reports
+  // finished; after a failure or a timed-out Wait it may run later, once the engine has stopped
+  // the operation (Work::task()->finished()). For releasing a consumer outside tidal (queuing the
+  // CUDA copy of the result). Must not block or issue operations.
   std::function<void(const Status&)> on_finish;
 };
 
